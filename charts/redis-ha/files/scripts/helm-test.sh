@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# `helm test`: asks Sentinel for the master, writes a key there, waits until every replica
+# has it (WAIT), and reads it back from every pod. With one pod it writes and reads that pod.
+# shellcheck source=lib.sh
+. "${SCRIPTS_DIR:-/scripts}/lib.sh"
+
+: "${REPLICAS:=1}"
+
+load_auth
+if [ "$REPLICAS" -gt 1 ]; then
+  MASTER=$(sentinel_master "$SENTINEL_SERVICE") || die "sentinel at $SENTINEL_SERVICE names no master"
+else
+  MASTER=$(node_host 0)
+fi
+[ "$(role "$MASTER" "$REDIS_PORT")" = master ] || die "$MASTER does not answer ROLE master"
+key="helm-test:$(date +%s)"
+[ "$(cli_raw "$MASTER" "$REDIS_PORT" SET "$key" ok EX 300)" = OK ] || die "SET on $MASTER failed"
+acked=$(cli_raw "$MASTER" "$REDIS_PORT" WAIT $((REPLICAS - 1)) 5000)
+[ "$acked" -ge $((REPLICAS - 1)) ] || die "only $acked of $((REPLICAS - 1)) replicas acknowledged the write"
+i=0
+while [ "$i" -lt "$REPLICAS" ]; do
+  got=$(cli_raw "$(node_host "$i")" "$REDIS_PORT" GET "$key")
+  [ "$got" = ok ] || die "$(node_host "$i") returned '$got' for $key"
+  i=$((i + 1))
+done
+echo "master $MASTER took the write and all $REPLICAS pod(s) return it"

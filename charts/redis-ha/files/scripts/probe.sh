@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Probes of the redis and sentinel containers: probe.sh redis-liveness | redis-readiness |
+# sentinel-liveness | sentinel-readiness. Liveness must never kill a node that is recovering,
+# so it accepts LOADING and MASTERDOWN; readiness wants a node that can serve.
+# shellcheck source=lib.sh
+. "${SCRIPTS_DIR:-/scripts}/lib.sh"
+
+fail() {
+  echo "$*"
+  exit 1
+}
+
+# master_gone HOST: true when HOST no longer exists (its name does not resolve).
+master_gone() {
+  is_absent "$(cli_raw "$1" "$REDIS_PORT" PING)"
+}
+
+redis_liveness() {
+  _pong=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" PING)
+  case $_pong in
+    PONG | LOADING* | MASTERDOWN* | BUSY*) ;;
+    *) fail "redis does not answer PING: $_pong" ;;
+  esac
+  # A replica whose master's pod no longer exists and that nothing reconfigures (no Sentinel
+  # left to fail over) is stuck; a restart runs the boot decision again.
+  _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO replication | tr -d '\r')
+  if printf '%s\n' "$_info" | grep -q '^master_link_status:down'; then
+    _master=$(printf '%s\n' "$_info" | sed -n 's/^master_host://p')
+    ! master_gone "$_master" || fail "master $_master no longer exists"
+  fi
+}
+
+redis_readiness() {
+  _pong=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" PING)
+  [ "$_pong" = PONG ] || fail "redis not ready: $_pong"
+  _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO | tr -d '\r')
+  printf '%s\n' "$_info" | grep -q '^loading:0' || fail "redis is loading its dataset"
+  if printf '%s\n' "$_info" | grep -q '^role:slave'; then
+    printf '%s\n' "$_info" | grep -q '^master_link_status:up' || fail "replica link to the master is down"
+    printf '%s\n' "$_info" | grep -q '^master_sync_in_progress:0' || fail "replica sync in progress"
+  fi
+}
+
+sentinel_liveness() {
+  _pong=$(cli_raw "$LOCAL_HOST" "$SENTINEL_PORT" PING)
+  [ "$_pong" = PONG ] || fail "sentinel does not answer PING: $_pong"
+  _master=$(sentinel_master "$LOCAL_HOST") || return 0
+  ! master_gone "$_master" || fail "sentinel monitors $_master, which no longer exists"
+}
+
+sentinel_readiness() {
+  _pong=$(cli_raw "$LOCAL_HOST" "$SENTINEL_PORT" PING)
+  [ "$_pong" = PONG ] || fail "sentinel not ready: $_pong"
+  sentinel_master "$LOCAL_HOST" >/dev/null || fail "sentinel knows no master for $MASTER_SET"
+}
+
+load_auth
+case ${1:-} in
+  redis-liveness) redis_liveness ;;
+  redis-readiness) redis_readiness ;;
+  sentinel-liveness) sentinel_liveness ;;
+  sentinel-readiness) sentinel_readiness ;;
+  *) fail "usage: probe.sh redis-liveness|redis-readiness|sentinel-liveness|sentinel-readiness" ;;
+esac

@@ -1,0 +1,186 @@
+{{/* SPDX-License-Identifier: Apache-2.0 */}}
+
+{{/* redis-ha.name: returns the chart name, call as (include "redis-ha.name" .) */}}
+{{- define "redis-ha.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* redis-ha.fullname: returns the object name prefix, call as (include "redis-ha.fullname" .).
+Kept to 52 characters so "<fullname>-headless" and StatefulSet pod names stay valid DNS labels. */}}
+{{- define "redis-ha.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.headless: returns the headless Service name, call as (include "redis-ha.headless" .) */}}
+{{- define "redis-ha.headless" -}}
+{{- printf "%s-headless" (include "redis-ha.fullname" .) -}}
+{{- end -}}
+
+{{/* redis-ha.chart: returns "name-version" for the helm.sh/chart label, call as (include "redis-ha.chart" .) */}}
+{{- define "redis-ha.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* redis-ha.selectorLabels: returns the labels selectors use; they never change between versions.
+Call as (include "redis-ha.selectorLabels" (dict "root" . "component" "server")). */}}
+{{- define "redis-ha.selectorLabels" -}}
+{{- if not (and (hasKey . "root") (hasKey . "component")) -}}
+{{- fail "redis-ha.selectorLabels: call as (include \"redis-ha.selectorLabels\" (dict \"root\" . \"component\" \"server\"))" -}}
+{{- end -}}
+app.kubernetes.io/name: {{ include "redis-ha.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* redis-ha.labels: returns the metadata labels of an object.
+Call as (include "redis-ha.labels" (dict "root" . "component" "server")). */}}
+{{- define "redis-ha.labels" -}}
+{{ include "redis-ha.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ include "redis-ha.chart" .root }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* redis-ha.image: returns "registry/repository:tag" or "registry/repository@digest".
+Call as (include "redis-ha.image" .Values.image) with an object holding registry, repository, tag, digest. */}}
+{{- define "redis-ha.image" -}}
+{{- if not (and (kindIs "map" .) (hasKey . "repository")) -}}
+{{- fail "redis-ha.image: call as (include \"redis-ha.image\" .Values.image) with registry, repository, tag and digest" -}}
+{{- end -}}
+{{- $repo := ternary (printf "%s/%s" .registry .repository) .repository (ne (toString .registry) "") -}}
+{{- if .digest -}}
+{{- printf "%s@%s" $repo .digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (toString .tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.secretName: returns the name of the Secret holding the password, call as (include "redis-ha.secretName" .) */}}
+{{- define "redis-ha.secretName" -}}
+{{- default (include "redis-ha.fullname" .) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{/* redis-ha.secretKey: returns the key of the password inside that Secret, call as (include "redis-ha.secretKey" .) */}}
+{{- define "redis-ha.secretKey" -}}
+{{- ternary .Values.auth.existingSecretPasswordKey "password" (ne .Values.auth.existingSecret "") -}}
+{{- end -}}
+
+{{/* redis-ha.serviceAccountName: returns the ServiceAccount the pods use, call as (include "redis-ha.serviceAccountName" .) */}}
+{{- define "redis-ha.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "redis-ha.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.quorum: returns the Sentinel quorum, sentinel.quorum or floor(replicas/2)+1, call as (include "redis-ha.quorum" .) */}}
+{{- define "redis-ha.quorum" -}}
+{{- if ne (toString .Values.sentinel.quorum) "" -}}
+{{- .Values.sentinel.quorum | int -}}
+{{- else -}}
+{{- add (div (int .Values.replicas) 2) 1 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.pdbMinAvailable: returns pdb.minAvailable or floor(replicas/2)+1, call as (include "redis-ha.pdbMinAvailable" .) */}}
+{{- define "redis-ha.pdbMinAvailable" -}}
+{{- if ne (toString .Values.pdb.minAvailable) "" -}}
+{{- .Values.pdb.minAvailable -}}
+{{- else -}}
+{{- add (div (int .Values.replicas) 2) 1 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.ha: returns "true" when Sentinel runs (replicas > 1), else "", call as (include "redis-ha.ha" .) */}}
+{{- define "redis-ha.ha" -}}
+{{- if gt (int .Values.replicas) 1 -}}true{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.nodeHostTemplate: returns the printf pattern of a pod's FQDN with %s for the ordinal,
+call as (include "redis-ha.nodeHostTemplate" .) */}}
+{{- define "redis-ha.nodeHostTemplate" -}}
+{{- printf "%s-%%s.%s.%s.svc.%s" (include "redis-ha.fullname" .) (include "redis-ha.headless" .) .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/* redis-ha.scriptEnv: returns the env list the scripts in files/scripts read, call as (include "redis-ha.scriptEnv" .) */}}
+{{- define "redis-ha.scriptEnv" -}}
+- name: REPLICAS
+  value: {{ .Values.replicas | quote }}
+- name: NODE_HOST_TEMPLATE
+  value: {{ include "redis-ha.nodeHostTemplate" . | quote }}
+- name: REDIS_PORT
+  value: {{ .Values.redis.port | quote }}
+- name: SENTINEL_PORT
+  value: {{ .Values.sentinel.port | quote }}
+- name: MASTER_SET
+  value: {{ .Values.sentinel.masterSet | quote }}
+- name: QUORUM
+  value: {{ include "redis-ha.quorum" . | quote }}
+- name: SENTINEL_ID_PREFIX
+  value: {{ printf "%s/%s" .Release.Namespace (include "redis-ha.fullname" .) | sha1sum | trunc 32 | quote }}
+- name: PASSWORD_FILE
+  value: {{ ternary "/secrets/password" "" .Values.auth.enabled | quote }}
+- name: BOOT_ATTEMPTS
+  value: {{ .Values.boot.attempts | quote }}
+- name: BOOT_INTERVAL
+  value: {{ .Values.boot.intervalSeconds | quote }}
+- name: PRESTOP_TIMEOUT
+  value: {{ .Values.preStop.timeoutSeconds | quote }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* redis-ha.volumeMounts: returns the mounts shared by the redis and sentinel containers, call as (include "redis-ha.volumeMounts" .) */}}
+{{- define "redis-ha.volumeMounts" -}}
+- name: config
+  mountPath: /config
+  readOnly: true
+- name: scripts
+  mountPath: /scripts
+  readOnly: true
+{{- if .Values.auth.enabled }}
+- name: secret
+  mountPath: /secrets
+  readOnly: true
+{{- end }}
+- name: run
+  mountPath: /run/redis
+- name: tmp
+  mountPath: /tmp
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* redis-ha.password: returns the password of the chart-managed Secret: auth.password, else the one
+already stored in the cluster (so upgrades keep it), else a new random one. Memoized on the root
+context so the Secret and its checksum annotation see the same value. Call as (include "redis-ha.password" .) */}}
+{{- define "redis-ha.password" -}}
+{{- if not (hasKey . "redisHaPassword") -}}
+{{- $password := .Values.auth.password -}}
+{{- if not $password -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "redis-ha.fullname" .) -}}
+{{- if and $existing (hasKey $existing.data "password") -}}
+{{- $password = index $existing.data "password" | b64dec -}}
+{{- else -}}
+{{- $password = randAlphaNum 32 -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set . "redisHaPassword" $password -}}
+{{- end -}}
+{{- .redisHaPassword -}}
+{{- end -}}

