@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one way tests render the chart: the real helm binary, values on stdin, results cached."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jmespath
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "charts" / "redis-ha"
+KUBE_VERSION = "1.33.0"
+MONITORING_APIS = ("monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule")
+
+
+class HelmTemplateError(Exception):
+    """helm refused to render; the message is helm's stderr."""
+
+
+def helm_binary() -> str:
+    return os.environ.get("HELM", "helm")
+
+
+@functools.lru_cache(maxsize=None)
+def _render(values_json: str, release: str, namespace: str, kube_version: str, api_versions: tuple[str, ...], helm: str, show_only: tuple[str, ...]) -> tuple:
+    cmd = [helm, "template", release, str(CHART), "--namespace", namespace, "--kube-version", kube_version, "--values", "-"]
+    for api in api_versions:
+        cmd += ["--api-versions", api]
+    for template in show_only:
+        cmd += ["--show-only", template]
+    proc = subprocess.run(cmd, input=values_json, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HelmTemplateError(proc.stderr)
+    return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
+
+
+def render_chart(
+    values: dict | None = None,
+    *,
+    release: str = "redis-ha",
+    namespace: str = "default",
+    kube_version: str = KUBE_VERSION,
+    api_versions: tuple[str, ...] = MONITORING_APIS,
+    helm: str | None = None,
+    show_only: tuple[str, ...] = (),
+) -> list[dict]:
+    """Render the chart with `values` and return the parsed manifests (copies, safe to mutate)."""
+    docs = _render(json.dumps(values or {}, sort_keys=True), release, namespace, kube_version, tuple(api_versions), helm or helm_binary(), tuple(show_only))
+    return json.loads(json.dumps(docs))
+
+
+def by_kind_name(docs: list[dict], kind: str, name: str) -> dict:
+    """The one manifest of `kind` called `name`; KeyError naming what exists otherwise."""
+    for doc in docs:
+        if doc["kind"] == kind and doc["metadata"]["name"] == name:
+            return doc
+    raise KeyError(f"no {kind}/{name} in {sorted((d['kind'], d['metadata']['name']) for d in docs)}")
+
+
+def of_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def container(pod_spec_owner: dict, name: str) -> dict:
+    """A container found by name in a StatefulSet or Pod manifest."""
+    spec = pod_spec_owner["spec"].get("template", {}).get("spec") or pod_spec_owner["spec"]
+    found = jmespath.search(f"containers[?name=='{name}'] | [0]", spec)
+    if found is None:
+        raise KeyError(f"no container {name!r}; have {[c['name'] for c in spec['containers']]}")
+    return found
+
+
+def env_of(c: dict) -> dict:
+    """Plain env values of a container by name (secretKeyRef entries map to their valueFrom)."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def load_values_file(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) or {}

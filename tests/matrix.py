@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: Apache-2.0
+"""One values matrix, two uses: charts/redis-ha/ci/*-values.yaml (also run by ct on kind) plus
+generated combinations of the settings most likely to interact."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from tests.helm import CHART, load_values_file
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    values: dict
+
+
+def ci_cases() -> list[Case]:
+    return [Case("ci-" + p.name.removesuffix("-values.yaml"), load_values_file(p)) for p in sorted((CHART / "ci").glob("*-values.yaml"))]
+
+
+def generated_cases() -> list[Case]:
+    cases = []
+    for auth, persistence, replicas, netpol, metrics, affinity in itertools.product(
+        (True, False), (True, False), (1, 3, 5), (True, False), (True, False), ("soft", "hard", "none")
+    ):
+        values = {
+            "auth": {"enabled": auth},
+            "persistence": {"enabled": persistence},
+            "replicas": replicas,
+            "networkPolicy": {"enabled": netpol, "allowExternal": not netpol or replicas != 3},
+            "metrics": {"enabled": metrics},
+            "podAntiAffinity": affinity,
+        }
+        ident = f"auth{int(auth)}-pv{int(persistence)}-r{replicas}-np{int(netpol)}-m{int(metrics)}-{affinity}"
+        cases.append(Case(ident, values))
+    return cases
+
+
+MATRIX = ci_cases() + generated_cases()

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the chart creates, by (kind, name), for the defaults and the non-HA mode."""
+from tests.helm import render_chart
+
+
+def kinds_names(docs):
+    return sorted((d["kind"], d["metadata"]["name"]) for d in docs)
+
+
+def test_default_render_is_exactly_the_expected_objects(default_docs):
+    """Defaults: every object of the HA topology and nothing else."""
+    assert kinds_names(default_docs) == sorted(
+        [
+            ("ConfigMap", "redis-ha-config"),
+            ("ConfigMap", "redis-ha-scripts"),
+            ("NetworkPolicy", "redis-ha"),
+            ("Pod", "redis-ha-test"),
+            ("PodDisruptionBudget", "redis-ha"),
+            ("Secret", "redis-ha"),
+            ("Service", "redis-ha"),
+            ("Service", "redis-ha-headless"),
+            ("ServiceAccount", "redis-ha"),
+            ("StatefulSet", "redis-ha"),
+        ]
+    )
+
+
+def test_single_replica_mode_drops_pdb_and_sentinel():
+    """replicas: 1 is the non-HA mode: no PDB, no sentinel container."""
+    docs = render_chart({"replicas": 1})
+    assert ("PodDisruptionBudget", "redis-ha") not in kinds_names(docs)
+    sts = next(d for d in docs if d["kind"] == "StatefulSet")
+    assert [c["name"] for c in sts["spec"]["template"]["spec"]["containers"]] == ["redis", "metrics"]
+
+
+def test_existing_secret_and_no_service_account_drop_those_objects():
+    """auth.existingSecret and serviceAccount.create=false: the chart creates neither."""
+    docs = render_chart({"auth": {"existingSecret": "mine"}, "serviceAccount": {"create": False}, "tests": {"enabled": False}})
+    assert {k for k, _ in kinds_names(docs)} == {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Service", "StatefulSet"}

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+"""templates/networkpolicy.yaml"""
+from tests.helm import by_kind_name, render_chart
+
+SELF = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": "redis-ha", "app.kubernetes.io/component": "server"}}}
+
+
+def policy(values=None):
+    return by_kind_name(render_chart(values), "NetworkPolicy", "redis-ha")["spec"]
+
+
+def ports(rule):
+    return sorted(p["port"] for p in rule["ports"])
+
+
+class TestNetworkPolicy:
+    def test_on_by_default_with_both_directions(self):
+        """networkPolicy.enabled default true, Ingress and Egress."""
+        assert policy()["policyTypes"] == ["Ingress", "Egress"]
+
+    def test_peer_traffic(self):
+        """The chart's pods reach each other on 6379/26379 both ways."""
+        spec = policy()
+        assert spec["ingress"][0] == {"from": [SELF], "ports": [{"port": 6379, "protocol": "TCP"}, {"port": 26379, "protocol": "TCP"}]}
+        assert spec["egress"][0]["to"] == [SELF]
+
+    def test_clients_open_by_default(self):
+        """allowExternal: any pod may reach 6379/26379."""
+        client = policy()["ingress"][1]
+        assert ports(client) == [6379, 26379] and "from" not in client
+
+    def test_clients_restricted(self):
+        """allowExternal false: only the client label and networkPolicy.clients."""
+        client = policy({"networkPolicy": {"allowExternal": False, "clients": [{"podSelector": {"matchLabels": {"app": "catalog-api"}}}]}})["ingress"][1]
+        assert client["from"] == [{"podSelector": {"matchLabels": {"redis-ha-client": "true"}}}, {"podSelector": {"matchLabels": {"app": "catalog-api"}}}]
+
+    def test_metrics_from_prometheus(self):
+        """metricsFrom limits the exporter port."""
+        prom = [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+        rule = policy({"networkPolicy": {"metricsFrom": prom}})["ingress"][2]
+        assert ports(rule) == [9121] and rule["from"] == prom
+
+    def test_dns_egress_configurable(self):
+        """DNS ports and selectors are values."""
+        dns = {"ports": [53, 1053], "to": [{"namespaceSelector": {}}]}
+        rule = policy({"networkPolicy": {"dns": dns}})["egress"][1]
+        assert rule["to"] == [{"namespaceSelector": {}}]
+        assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}, {"port": 1053, "protocol": "UDP"}, {"port": 1053, "protocol": "TCP"}]
+
+    def test_egress_only_peers_and_dns(self):
+        """No other egress unless extraEgress."""
+        assert len(policy()["egress"]) == 2
+        assert len(policy({"networkPolicy": {"extraEgress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]}})["egress"]) == 3
+
+    def test_disabled(self):
+        """networkPolicy.enabled=false."""
+        assert not [d for d in render_chart({"networkPolicy": {"enabled": False}}) if d["kind"] == "NetworkPolicy"]

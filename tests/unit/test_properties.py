@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Cross-cutting invariants over every values set of the matrix: labels, hardening, secret hygiene."""
+import pytest
+
+from tests.matrix import MATRIX
+from tests.helm import render_chart
+
+REQUIRED_LABELS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component", "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart"}
+PASSWORD = "matrix-password-%#&"
+
+
+def containers_of(doc):
+    spec = doc["spec"].get("template", {}).get("spec") if doc["kind"] == "StatefulSet" else doc["spec"]
+    return spec.get("initContainers", []) + spec["containers"], spec
+
+
+def workloads(docs):
+    return [d for d in docs if d["kind"] in ("StatefulSet", "Pod")]
+
+
+@pytest.fixture(params=MATRIX, ids=[m.id for m in MATRIX], scope="module")
+def docs(request):
+    values = request.param.values
+    if values.get("auth", {}).get("enabled", True):
+        values = {**values, "auth": {**values.get("auth", {}), "password": PASSWORD}}
+    return render_chart(values)
+
+
+def test_every_object_has_the_standard_labels(docs):
+    """Style rule 4 on metadata."""
+    for d in docs:
+        assert REQUIRED_LABELS <= set(d["metadata"]["labels"]), d["metadata"]["name"]
+
+
+def test_every_container_is_hardened(docs):
+    """Non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp, resources."""
+    for d in workloads(docs):
+        containers, spec = containers_of(d)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for c in containers:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, c["name"]
+            assert sc["capabilities"]["drop"] == ["ALL"], c["name"]
+            assert c["resources"]["requests"], c["name"]
+
+
+def test_password_only_in_secret(docs):
+    """Rule 4: not in ConfigMaps, args, commands or env values."""
+    for d in docs:
+        if d["kind"] == "Secret":
+            continue
+        if d["kind"] == "ConfigMap":
+            assert PASSWORD not in str(d)
+        for c in containers_of(d)[0] if d["kind"] in ("StatefulSet", "Pod") else []:
+            assert PASSWORD not in str(c.get("command", [])) + str(c.get("args", []))
+            for e in c.get("env", []):
+                assert PASSWORD not in str(e.get("value", "")), e["name"]
+                assert "secretKeyRef" in e.get("valueFrom", {"secretKeyRef": 1}) or "fieldRef" in e["valueFrom"]
+
+
+def test_secret_volumes_are_0400(docs):
+    """Rule 4: mounted secret files are owner-read-only."""
+    for d in workloads(docs):
+        for v in containers_of(d)[1]["volumes"]:
+            if "secret" in v:
+                assert v["secret"]["defaultMode"] == 0o400
+
+
+def test_probes_on_chart_containers(docs):
+    """Rule 7: every long-running chart container has liveness and readiness probes."""
+    for d in docs:
+        if d["kind"] != "StatefulSet":
+            continue
+        for c in containers_of(d)[0]:
+            assert "livenessProbe" in c and "readinessProbe" in c, c["name"]

@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Bad values fail at render time with a message naming the value; each has a passing twin."""
+import pytest
+
+from tests.helm import HelmTemplateError, render_chart
+
+BAD = [
+    pytest.param({"replicas": 4}, r"replicas: must be odd .* got 4", id="even-replicas"),
+    pytest.param({"replicas": 2}, r"replicas: must be odd .* got 2", id="two-replicas"),
+    pytest.param({"sentinel": {"quorum": 1}}, r"sentinel.quorum: must be between 2 .* and 3 .* got 1", id="quorum-below-majority"),
+    pytest.param({"sentinel": {"quorum": 4}}, r"sentinel.quorum: must be between 2 .* and 3 .* got 4", id="quorum-above-replicas"),
+    pytest.param({"auth": {"password": "p", "existingSecret": "s"}}, r"auth.password: set either auth.password or auth.existingSecret", id="password-and-existing-secret"),
+    pytest.param({"pdb": {"minAvailable": 3}}, r"pdb.minAvailable: must be lower than replicas \(3\).* got 3", id="pdb-blocks-every-drain"),
+    pytest.param({"persistence": {"size": "ten gigs"}}, r'persistence.size: must be a Kubernetes quantity such as 10Gi; got "ten gigs"', id="size-not-quantity"),
+    pytest.param({"tls": {"enabled": True}}, r"tls.enabled: TLS is not available in this chart version", id="tls-not-yet"),
+    pytest.param({"metrics": {"prometheusRule": {"enabled": True}}}, r"metrics.prometheusRule.enabled: not available", id="rule-not-yet"),
+    pytest.param({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}}, r"metrics.serviceMonitor.enabled: needs metrics.enabled=true", id="monitor-without-exporter"),
+]
+
+GOOD = [
+    pytest.param({"replicas": 5}, id="odd-replicas"),
+    pytest.param({"replicas": 1}, id="single"),
+    pytest.param({"sentinel": {"quorum": 2}}, id="quorum-majority"),
+    pytest.param({"sentinel": {"quorum": 3}}, id="quorum-all"),
+    pytest.param({"auth": {"existingSecret": "s"}}, id="existing-secret-alone"),
+    pytest.param({"pdb": {"minAvailable": 2}}, id="pdb-two"),
+    pytest.param({"pdb": {"minAvailable": "50%"}}, id="pdb-percent"),
+    pytest.param({"persistence": {"size": "1.5Gi"}}, id="size-quantity"),
+    pytest.param({"persistence": {"enabled": False, "size": "whatever"}}, id="size-ignored-without-persistence"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD)
+def test_should_fail_with_message_naming_the_value(values, message):
+    """Each bad combination names the value to fix."""
+    with pytest.raises(HelmTemplateError, match=message):
+        render_chart(values)
+
+
+@pytest.mark.parametrize("values", GOOD)
+def test_should_render_the_passing_twin(values):
+    """The nearby valid values render."""
+    assert any(d["kind"] == "StatefulSet" for d in render_chart(values))
+
+
+def test_should_report_every_problem_at_once():
+    """One failure lists all problems, not only the first."""
+    with pytest.raises(HelmTemplateError) as err:
+        render_chart({"replicas": 4, "auth": {"password": "p", "existingSecret": "s"}, "persistence": {"size": "x"}})
+    for field in ("replicas:", "auth.password:", "persistence.size:"):
+        assert field in str(err.value)
+
+
+def test_should_fail_when_service_monitor_api_is_missing():
+    """metrics.serviceMonitor.enabled without the Prometheus Operator API fails clearly."""
+    with pytest.raises(HelmTemplateError, match=r"metrics.serviceMonitor.enabled: the cluster has no monitoring.coreos.com/v1"):
+        render_chart({"metrics": {"serviceMonitor": {"enabled": True}}}, api_versions=())
+
+
+SCHEMA_BAD = [
+    pytest.param({"replicas": "three"}, "replicas", id="replicas-string"),
+    pytest.param({"replicas": 0}, "replicas", id="replicas-zero"),
+    pytest.param({"podAntiAffinity": "sometimes"}, "podAntiAffinity", id="anti-affinity-enum"),
+    pytest.param({"sentinel": {"quorum": "two"}}, "quorum", id="quorum-word"),
+    pytest.param({"redis": {"config": {"maxmemoryPolicy": "lru"}}}, "maxmemoryPolicy", id="policy-enum"),
+    pytest.param({"redis": {"prot": 6380}}, "prot", id="unknown-redis-key"),
+    pytest.param({"sentinel": {"downAfterMs": 1000}}, "downAfterMs", id="unknown-sentinel-key"),
+    pytest.param({"auth": {"enabled": "yes"}}, "enabled", id="auth-enabled-string"),
+    pytest.param({"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}}, "whenDeleted", id="retention-enum"),
+    pytest.param({"unknownTopLevel": 1}, "unknownTopLevel", id="unknown-top-level"),
+]
+
+
+@pytest.mark.parametrize(("values", "field"), SCHEMA_BAD)
+def test_schema_should_reject_wrong_types_and_unknown_keys(values, field):
+    """values.schema.json names the offending field."""
+    with pytest.raises(HelmTemplateError, match=field):
+        render_chart(values)
+
+
+def test_schema_accepts_free_form_sections():
+    """Kubernetes-owned objects (resources, affinity, podLabels) stay open."""
+    values = {
+        "redis": {"resources": {"limits": {"memory": "1Gi"}}},
+        "affinity": {"nodeAffinity": {}},
+        "podLabels": {"team": "cache"},
+        "global": {"imageRegistry": "x"},
+    }
+    assert render_chart(values)
