@@ -14,7 +14,7 @@ for helm in helm helm3; do
 done
 echo "== shellcheck"
 shellcheck --shell=sh --external-sources --source-path=SCRIPTDIR "$chart"/files/scripts/*.sh
-shellcheck ci/*.sh
+shellcheck ci/*.sh ci/e2e/*.sh .ci/run
 echo "== yamllint"
 yamllint --strict -c ci/lintconf.yaml "$chart/values.yaml" "$chart/Chart.yaml" "$chart"/ci/*.yaml examples/*.yaml ci/*.yaml
 echo "== generated docs and schema"

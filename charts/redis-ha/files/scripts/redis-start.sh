@@ -119,8 +119,8 @@ write_config() {
     echo "replica-announce-ip $ME"
     echo "replica-announce-port $REDIS_PORT"
     if [ -n "${REDISCLI_AUTH:-}" ]; then
-      echo "requirepass $(conf_quote "$REDISCLI_AUTH")"
-      echo "masterauth $(conf_quote "$REDISCLI_AUTH")"
+      printf '%s\n' "requirepass $(conf_quote "$REDISCLI_AUTH")"
+      printf '%s\n' "masterauth $(conf_quote "$REDISCLI_AUTH")"
     fi
     if [ "$MASTER" != self ]; then
       echo "replicaof $MASTER $REDIS_PORT"

@@ -61,12 +61,12 @@ main() {
     echo "sentinel announce-ip $ME"
     echo "sentinel announce-port $SENTINEL_PORT"
     if [ -n "${REDISCLI_AUTH:-}" ]; then
-      echo "requirepass $(conf_quote "$REDISCLI_AUTH")"
-      echo "sentinel sentinel-pass $(conf_quote "$REDISCLI_AUTH")"
+      printf '%s\n' "requirepass $(conf_quote "$REDISCLI_AUTH")"
+      printf '%s\n' "sentinel sentinel-pass $(conf_quote "$REDISCLI_AUTH")"
     fi
     echo "sentinel monitor $MASTER_SET $MASTER $REDIS_PORT $QUORUM"
     if [ -n "${REDISCLI_AUTH:-}" ]; then
-      echo "sentinel auth-pass $MASTER_SET $(conf_quote "$REDISCLI_AUTH")"
+      printf '%s\n' "sentinel auth-pass $MASTER_SET $(conf_quote "$REDISCLI_AUTH")"
     fi
     cat "$CONFIG_DIR/sentinel.conf"
   } >"$_conf.tmp"

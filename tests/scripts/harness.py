@@ -1,0 +1,237 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Runs the chart's scripts against real redis-server and redis-sentinel processes on loopback.
+
+Each test gets its own "cluster": node i listens on 127.<net>.<i>.1 and is known by the name
+node-<i>.<net>.test. Names resolve through a per-test hosts file that every process sees
+through a private mount namespace (`unshare --map-root-user --mount`, with nsswitch limited to
+files), so a test decides which pods "exist" (resolve) the way a headless Service does, and no
+DNS query leaves the machine.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from tests.helm import CHART, by_kind_name, render_chart
+
+SCRIPTS = CHART / "files" / "scripts"
+REDIS_PORT = 16379
+SENTINEL_PORT = 36379
+PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
+_nets = itertools.count((os.getpid() * 7) % 200 + 20)
+
+
+def chart_configs(values: dict) -> dict[str, str]:
+    """redis.conf and sentinel.conf exactly as the chart renders them."""
+    return by_kind_name(render_chart(values), "ConfigMap", "redis-ha-config")["data"]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.alive():
+            os.killpg(self.popen.pid, sig)
+            self.popen.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class Cluster:
+    tmp: Path
+    replicas: int = 3
+    values: dict = field(default_factory=dict)
+    auth: bool = True
+    net: int = field(default_factory=lambda: next(_nets))
+    procs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.config_dir = self.tmp / "config"
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        values = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 5000}, **self.values}
+        for name, text in chart_configs(values).items():
+            (self.config_dir / name).write_text(text)
+        self.password_file = self.tmp / "password"
+        self.password_file.write_text(PASSWORD)
+        self.password_file.chmod(0o400)
+        (self.tmp / "nsswitch.conf").write_text("hosts: files\n")
+        self.hosts_file = self.tmp / "hosts"
+        self.existing: set[int] = set()
+        self.write_hosts()
+
+    # ---- naming -------------------------------------------------------------------------
+    def host(self, i: int) -> str:
+        return f"node-{i}.n{self.net}.test"
+
+    def ip(self, i: int) -> str:
+        return f"127.{self.net}.{i}.1"
+
+    def write_hosts(self) -> None:
+        """Rewrite in place: processes see the bind-mounted inode, not a new file."""
+        lines = ["127.0.0.1 localhost"] + [f"{self.ip(i)} {self.host(i)}" for i in sorted(self.existing)]
+        with open(self.hosts_file, "r+" if self.hosts_file.exists() else "w") as fh:
+            fh.seek(0)
+            fh.truncate()
+            fh.write("\n".join(lines) + "\n")
+
+    def exist(self, *ordinals: int) -> None:
+        self.existing.update(ordinals)
+        self.write_hosts()
+
+    def vanish(self, *ordinals: int) -> None:
+        self.existing.difference_update(ordinals)
+        self.write_hosts()
+
+    # ---- processes ----------------------------------------------------------------------
+    def env(self, i: int, **extra) -> dict:
+        data = self.tmp / f"data-{i}"
+        run = self.tmp / f"run-{i}"
+        data.mkdir(exist_ok=True)
+        run.mkdir(exist_ok=True)
+        env = {
+            "PATH": os.environ["PATH"],
+            "SCRIPTS_DIR": str(SCRIPTS),
+            "REPLICAS": str(self.replicas),
+            "POD_ORDINAL": str(i),
+            "NODE_HOST_TEMPLATE": f"node-%s.n{self.net}.test",
+            "REDIS_PORT": str(REDIS_PORT),
+            "SENTINEL_PORT": str(SENTINEL_PORT),
+            "MASTER_SET": "mymaster",
+            "QUORUM": str(self.replicas // 2 + 1),
+            "SENTINEL_ID_PREFIX": "ab" * 16,
+            "PASSWORD_FILE": str(self.password_file) if self.auth else "",
+            "CONFIG_DIR": str(self.config_dir),
+            "RUN_DIR": str(run),
+            "DATA_DIR": str(data),
+            "LOCAL_HOST": self.ip(i),
+            "BIND_ADDRESS": self.ip(i),
+            "BOOT_ATTEMPTS": "6",
+            "BOOT_INTERVAL": "1",
+            "CLI_TIMEOUT": "2",
+            "PRESTOP_TIMEOUT": "20",
+        }
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def _wrap(self, argv: list[str]) -> list[str]:
+        mounts = f"mount --bind {shlex.quote(str(self.hosts_file))} /etc/hosts && mount --bind {shlex.quote(str(self.tmp / 'nsswitch.conf'))} /etc/nsswitch.conf && exec \"$@\""
+        return ["unshare", "--map-root-user", "--mount", "sh", "-c", mounts, "sh", *argv]
+
+    def start(self, name: str, i: int, script: str, *args: str, **extra) -> Proc:
+        log = self.tmp / f"{name}.log"
+        fh = open(log, "ab")
+        popen = subprocess.Popen(self._wrap(["sh", str(SCRIPTS / script), *args]), env=self.env(i, **extra), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = Proc(name, popen, log)
+        self.procs[name] = proc
+        return proc
+
+    def run(self, i: int, script: str, *args: str, timeout: float = 60, **extra) -> subprocess.CompletedProcess:
+        """Run a script to completion (hooks, probes) in node i's environment."""
+        return subprocess.run(self._wrap(["sh", str(SCRIPTS / script), *args]), env=self.env(i, **extra), capture_output=True, text=True, timeout=timeout)
+
+    def start_node(self, i: int, **extra) -> None:
+        self.exist(i)
+        self.start(f"redis-{i}", i, "redis-start.sh", **extra)
+
+    def start_sentinel(self, i: int) -> None:
+        self.start(f"sentinel-{i}", i, "sentinel-start.sh")
+
+    def kill_node(self, i: int) -> None:
+        for name in (f"redis-{i}", f"sentinel-{i}"):
+            if name in self.procs:
+                self.procs.pop(name).kill()
+
+    def stop_all(self) -> None:
+        for proc in list(self.procs.values()):
+            proc.kill()
+        self.procs.clear()
+
+    # ---- clients ------------------------------------------------------------------------
+    def redis(self, i: int, **kw) -> redis.Redis:
+        return redis.Redis(host=self.ip(i), port=REDIS_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, **kw)
+
+    def sentinel(self, i: int) -> redis.Redis:
+        return redis.Redis(host=self.ip(i), port=SENTINEL_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, decode_responses=True)
+
+    def role(self, i: int) -> str | None:
+        try:
+            return self.redis(i).role()[0].decode()
+        except redis.RedisError:
+            return None
+
+    def ordinal_of(self, host: str) -> int:
+        return next(i for i in range(self.replicas) if self.host(i) == host)
+
+    # ---- waiting ------------------------------------------------------------------------
+    def wait_for(self, what: str, check, timeout: float = 30.0, interval: float = 0.2):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = check()
+                if last:
+                    return last
+            except (redis.RedisError, OSError) as exc:
+                last = exc
+            time.sleep(interval)
+        logs = "\n".join(f"--- {p.name}\n{p.output()[-3000:]}" for p in self.procs.values())
+        raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n{logs}")
+
+    def wait_ready(self, i: int, timeout: float = 30.0) -> None:
+        self.wait_for(f"node {i} ready", lambda: self.run(i, "probe.sh", "redis-readiness").returncode == 0, timeout)
+
+    def wait_sentinel_ready(self, i: int, timeout: float = 30.0) -> None:
+        self.wait_for(f"sentinel {i} ready", lambda: self.run(i, "probe.sh", "sentinel-readiness").returncode == 0, timeout)
+
+    def bootstrap(self) -> None:
+        """Start the set the way OrderedReady does: pod by pod, each ready before the next."""
+        for i in range(self.replicas):
+            self.start_node(i)
+            self.wait_ready(i)
+            if self.replicas > 1:
+                self.start_sentinel(i)
+                self.wait_sentinel_ready(i)
+
+    def master(self) -> int:
+        masters = [i for i in range(self.replicas) if self.role(i) == "master"]
+        assert len(masters) == 1, f"expected exactly one master, got {masters}"
+        return masters[0]
+
+    def assert_invariants(self, timeout: float = 30.0) -> int:
+        """DESIGN.md's invariants: one master, every Sentinel agrees, CKQUORUM, no ghosts, links up."""
+        n = self.replicas
+
+        def converged():
+            m = self.master()
+            for i in range(n):
+                s = self.sentinel(i)
+                host, _ = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+                if host != self.host(m):
+                    return False
+                s.execute_command("SENTINEL", "CKQUORUM", "mymaster")
+                if len(s.execute_command("SENTINEL", "SENTINELS", "mymaster")) != n - 1:
+                    return False
+                if len(s.execute_command("SENTINEL", "REPLICAS", "mymaster")) != n - 1:
+                    return False
+            for i in range(n):
+                if i != m and self.redis(i).info("replication").get("master_link_status") != "up":
+                    return False
+            return m + 1
+
+        return self.wait_for("cluster invariants", converged, timeout) - 1
