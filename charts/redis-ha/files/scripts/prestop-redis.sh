@@ -18,25 +18,33 @@ finish() {
   touch "$RUN_DIR/handover.done" 2>/dev/null
 }
 
-# replicas_caught_up: true when a connected replica has every byte of the master's stream.
+# replicas_caught_up: true when every online replica, asked directly (the offsets the master
+# lists are up to a second old), has processed the master's whole replication stream.
 replicas_caught_up() {
   _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO replication | tr -d '\r')
   _offset=$(printf '%s\n' "$_info" | sed -n 's/^master_repl_offset://p')
-  for _o in $(printf '%s\n' "$_info" | sed -n 's/^slave[0-9]*:.*state=online,offset=\([0-9]*\).*/\1/p'); do
-    [ "$_o" -lt "$_offset" ] || return 0
+  for _replica in $(printf '%s\n' "$_info" | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online.*/\1:\2/p'); do
+    _theirs=$(info_field "${_replica%:*}" "${_replica##*:}" replication master_repl_offset)
+    [ -n "$_theirs" ] && [ "$_theirs" -ge "$_offset" ] || return 1
+  done
+  return 0
+}
+
+# new_master: prints the master a Sentinel names once it is another node answering ROLE master.
+new_master() {
+  for _h in $SENTINELS; do
+    _named=$(sentinel_master "$_h") || continue
+    if [ "$_named" != "$ME" ] && [ "$(role "$_named" "$REDIS_PORT")" = master ]; then
+      printf '%s\n' "$_named"
+      return 0
+    fi
   done
   return 1
 }
 
 # request_failover: asks the local Sentinel, then the peers', to fail over MASTER_SET.
 request_failover() {
-  _hosts="$LOCAL_HOST"
-  _i=0
-  while [ "$_i" -lt "$REPLICAS" ]; do
-    [ "$_i" -eq "$POD_ORDINAL" ] || _hosts="$_hosts $(node_host "$_i")"
-    _i=$((_i + 1))
-  done
-  for _h in $_hosts; do
+  for _h in $SENTINELS; do
     _out=$(cli_raw "$_h" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_SET")
     case $_out in
       OK | INPROG*)
@@ -52,6 +60,7 @@ request_failover() {
 main() {
   trap finish EXIT
   load_auth
+  ME=$(my_host)
   [ "$REPLICAS" -gt 1 ] || exit 0
   [ "$(role "$LOCAL_HOST" "$REDIS_PORT")" = master ] || exit 0
   _replicas=$(info_field "$LOCAL_HOST" "$REDIS_PORT" replication connected_slaves)
@@ -59,22 +68,36 @@ main() {
     log "master without connected replicas: nothing to hand over to"
     exit 0
   fi
+  SENTINELS=$LOCAL_HOST
+  _i=0
+  while [ "$_i" -lt "$REPLICAS" ]; do
+    [ "$_i" -eq "$POD_ORDINAL" ] || SENTINELS="$SENTINELS $(node_host "$_i")"
+    _i=$((_i + 1))
+  done
+  _start=$(date +%s)
   log "master with $_replicas replica(s): pausing writes and handing over"
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT PAUSE $((PRESTOP_TIMEOUT * 1000)) WRITE >/dev/null
   _n=0
-  until replicas_caught_up || [ "$_n" -ge 20 ]; do
+  until replicas_caught_up; do
+    if [ "$_n" -ge 30 ]; then
+      log "WARNING: replicas did not catch up within 3s; writes they miss will be lost"
+      break
+    fi
     sleep 0.1
     _n=$((_n + 1))
   done
-  _start=$(date +%s)
   if request_failover; then
     while [ $(($(date +%s) - _start)) -lt "$PRESTOP_TIMEOUT" ]; do
-      if [ "$(role "$LOCAL_HOST" "$REDIS_PORT")" != master ]; then
+      if _new=$(new_master); then
+        # Sentinel's own reconfiguration of this node waits behind the pause; follow the
+        # new master now, so writes held by the pause fail with READONLY instead of being
+        # accepted here and lost. Sentinel's later REPLICAOF names the same master.
+        cli "$LOCAL_HOST" "$REDIS_PORT" REPLICAOF "$_new" "$REDIS_PORT" >/dev/null
         cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
-        log "handover done: this node is a replica now ($(($(date +%s) - _start))s)"
+        log "handover done: $_new is master, this node is a replica now ($(($(date +%s) - _start))s)"
         exit 0
       fi
-      sleep 0.2
+      sleep 0.1
     done
   fi
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null

@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: Apache-2.0
+"""files/scripts/prestop-redis.sh and prestop-sentinel.sh: rule 6 on real processes."""
+import re
+import threading
+import time
+
+import redis
+
+
+class Writer(threading.Thread):
+    """Writes unique keys to whatever the Sentinels call master, recording acknowledged ones."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.c = cluster
+        self.acked: list[str] = []
+        self.failures = 0
+        self.longest_stall = 0.0
+        self.stop = threading.Event()
+
+    def master_client(self):
+        host, _ = self.c.sentinel(0).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+        return self.c.redis(self.c.ordinal_of(host))
+
+    def run(self):
+        n = 0
+        last_ok = time.monotonic()
+        client = self.master_client()
+        while not self.stop.is_set():
+            key = f"w{n}"
+            try:
+                client.set(key, n)
+                self.acked.append(key)
+                now = time.monotonic()
+                self.longest_stall = max(self.longest_stall, now - last_ok)
+                last_ok = now
+                n += 1
+            except redis.RedisError:
+                self.failures += 1
+                time.sleep(0.05)
+                try:
+                    client = self.master_client()
+                except redis.RedisError:
+                    pass
+            time.sleep(0.005)
+
+
+class TestPreStop:
+    def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster):
+        """Rule 6: pause writes, fail over, wait for the role change; every acknowledged write survives."""
+        c = make_cluster()
+        c.bootstrap()
+        assert c.assert_invariants() == 0
+        writer = Writer(c)
+        writer.start()
+        time.sleep(1)
+        result = c.run(0, "prestop-redis.sh", timeout=60)
+        time.sleep(1)
+        writer.stop.set()
+        writer.join(10)
+        assert result.returncode == 0, result.stderr
+        assert "pausing writes and handing over" in result.stderr
+        assert re.search(r"handover done: node-[12]\.n[0-9]+\.test is master, this node is a replica now", result.stderr)
+        assert c.role(0) == "slave"
+        assert (c.tmp / "run-0" / "handover.done").exists()
+        new = c.assert_invariants()
+        assert new != 0
+        stored = set(k.decode() for k in c.redis(new).keys("w*"))
+        lost = [k for k in writer.acked if k not in stored]
+        print(f"handover: {len(writer.acked)} acknowledged writes, {len(lost)} lost, "
+              f"{writer.failures} failed attempts, longest stall {writer.longest_stall:.2f}s")
+        assert lost == []
+        assert len(writer.acked) > 50
+
+    def test_replica_hook_does_nothing(self, make_cluster):
+        """A replica has nothing to hand over; the hook exits at once and leaves roles alone."""
+        c = make_cluster()
+        c.bootstrap()
+        c.assert_invariants()
+        result = c.run(1, "prestop-redis.sh")
+        assert result.returncode == 0 and result.stderr == ""
+        assert c.master() == 0
+
+    def test_sentinel_hook_waits_for_the_redis_hook(self, make_cluster):
+        """The sentinel container stays while its Redis is master and the handover is unfinished."""
+        c = make_cluster()
+        c.bootstrap()
+        c.assert_invariants()
+        started = time.monotonic()
+        waited = c.run(0, "prestop-sentinel.sh", PRESTOP_TIMEOUT=3)
+        assert waited.returncode == 0
+        assert time.monotonic() - started >= 3
+        assert "the local Redis is still master after 3s; stopping anyway" in waited.stderr
+        (c.tmp / "run-0" / "handover.done").touch()
+        started = time.monotonic()
+        assert c.run(0, "prestop-sentinel.sh", PRESTOP_TIMEOUT=20).returncode == 0
+        assert time.monotonic() - started < 10
+
+    def test_master_without_replicas_keeps_serving(self, make_cluster):
+        """A lone master (replicas gone) is not paused: there is nobody to hand over to."""
+        c = make_cluster()
+        c.bootstrap()
+        c.assert_invariants()
+        for i in (1, 2):
+            c.kill_node(i)
+        c.wait_for("replicas gone", lambda: c.redis(0).info("replication")["connected_slaves"] == 0, 30)
+        result = c.run(0, "prestop-redis.sh")
+        assert result.returncode == 0
+        assert "master without connected replicas: nothing to hand over to" in result.stderr
+        assert c.redis(0).set("still", "writable")
