@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Runs inside the e2e client pod (python3 + redis-py), where Sentinel names resolve.
+
+    agent.py state                      JSON: role of every pod, every Sentinel's view
+    agent.py write PREFIX SECONDS       JSON lines: one per write, through a Sentinel client
+    agent.py keys PREFIX                JSON: keys with PREFIX on the current master
+    agent.py cmd POD PORT ARGS...       JSON: one command's reply (or error) on a pod
+Environment: REPLICAS, HOST_TEMPLATE (printf with %d), SENTINEL_SERVICE, MASTER_SET, PASSWORD_FILE.
+"""
+import json
+import os
+import sys
+import time
+
+import redis
+from redis.sentinel import Sentinel
+
+N = int(os.environ["REPLICAS"])
+HOSTS = [os.environ["HOST_TEMPLATE"] % i for i in range(N)]
+MASTER_SET = os.environ.get("MASTER_SET", "mymaster")
+SERVICE = os.environ["SENTINEL_SERVICE"]
+PASSWORD = open(os.environ["PASSWORD_FILE"]).read() if os.environ.get("PASSWORD_FILE") else None
+
+
+def conn(host, port, timeout=2.0):
+    return redis.Redis(host=host, port=port, password=PASSWORD, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+
+
+def safe(fn):
+    try:
+        return fn()
+    except Exception as exc:  # report, the test decides
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def state():
+    out = {"pods": {}, "sentinels": {}}
+    for host in HOSTS:
+        r = conn(host, 6379)
+        out["pods"][host] = {
+            "role": safe(lambda: r.role()[0]),
+            "replication": safe(lambda: r.info("replication")),
+        }
+        if N > 1:
+            s = conn(host, 26379)
+            out["sentinels"][host] = {
+                "master": safe(lambda: s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_SET)),
+                "ckquorum": safe(lambda: s.execute_command("SENTINEL", "CKQUORUM", MASTER_SET)),
+                "sentinels": safe(lambda: len(s.execute_command("SENTINEL", "SENTINELS", MASTER_SET))),
+                "replicas": safe(lambda: len(s.execute_command("SENTINEL", "REPLICAS", MASTER_SET))),
+            }
+    print(json.dumps(out))
+
+
+def master_client(timeout=0.5):
+    if N == 1:
+        return conn(HOSTS[0], 6379, timeout)
+    sentinel = Sentinel([(SERVICE, 26379)], sentinel_kwargs={"password": PASSWORD, "socket_timeout": timeout}, password=PASSWORD, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return sentinel.master_for(MASTER_SET, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+
+
+def write(prefix, seconds):
+    """Unique keys; every 5th write is also confirmed with WAIT 1 (a replica has it)."""
+    client = master_client()
+    end = time.time() + float(seconds)
+    i = 0
+    while time.time() < end:
+        key = f"{prefix}:{i}"
+        started = time.time()
+        rec = {"t": started, "k": key}
+        try:
+            client.set(key, i)
+            rec["ok"] = True
+            if i % 5 == 0:
+                rec["wait"] = client.execute_command("WAIT", 1, 1000)
+        except Exception as exc:
+            rec["ok"] = False
+            rec["err"] = type(exc).__name__ + ": " + str(exc)[:80]
+            time.sleep(0.02)
+        rec["d"] = time.time() - started
+        print(json.dumps(rec), flush=True)
+        i += 1
+        time.sleep(0.005)
+
+
+def keys(prefix):
+    client = master_client(timeout=5)
+    print(json.dumps(sorted(client.scan_iter(match=f"{prefix}:*", count=1000))))
+
+
+def cmd(pod, port, *args):
+    print(json.dumps(safe(lambda: conn(HOSTS[int(pod)], int(port), 5).execute_command(*args))))
+
+
+if __name__ == "__main__":
+    {"state": state, "write": write, "keys": keys, "cmd": cmd}[sys.argv[1]](*sys.argv[2:])

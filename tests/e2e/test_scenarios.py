@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Issue 3's scenarios on a real cluster, in order, on one release (NetworkPolicy on, clients
+restricted to the labelled client pod); every scenario ends with DESIGN.md's invariants."""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+from kubernetes import client
+
+from tests.e2e.kube import helm, wait_for, figures
+
+NS = "e2e-main"
+REL = "redis-ha"
+VALUES = {"networkPolicy": {"allowExternal": False}}
+
+
+@pytest.fixture(scope="module")
+def rel(make_release):
+    return make_release(REL, NS, VALUES)
+
+
+def kill_master(rel, grace: int | None) -> tuple[str, float]:
+    master = rel.master_host()
+    pod = rel.pod_of(master)
+    at = time.time()
+    rel.core.delete_namespaced_pod(pod, rel.namespace, grace_period_seconds=grace)
+    return master, at
+
+
+def run_with_writes(rel, name, record, action, seconds=30, lead=4):
+    """Writes for `seconds`; `action()` runs after `lead` seconds and returns (old master, event time)."""
+    writer = rel.start_writer(name, seconds)
+    time.sleep(lead)
+    old, at = action()
+    writer.join(seconds + 120)
+    assert not writer.is_alive(), "writer did not finish"
+    assert writer.records, f"writer produced nothing: {writer.error}"
+    rel.wait_all_ready()
+    master = rel.invariants()
+    figs = figures(writer.records, at, rel.stored_keys(name))
+    figs.update({"old_master": old, "new_master": master})
+    record(name, figs, writer.records)
+    return figs
+
+
+class TestFreshInstall:
+    def test_a_converges_with_one_master_and_agreeing_sentinels(self, rel):
+        """(a) Ready, exactly one master, every Sentinel agrees, CKQUORUM OK."""
+        master = rel.invariants()
+        print(f"install took {rel.install_seconds:.0f}s; master {master}")
+        assert master == rel.host(0)
+
+    @pytest.mark.parametrize("port", [6379, 26379])
+    def test_f_unauthenticated_commands_get_noauth(self, rel, port):
+        """(f) auth on: NOAUTH on Redis and on Sentinel."""
+        rc, out, err = rel.exec(rel.client_pod, ["redis-cli", "-h", rel.host(1), "-p", str(port), "PING"])
+        assert "NOAUTH" in out + err
+
+    def test_i_every_exporter_reports_redis_up(self, rel):
+        """(i) Each pod's exporter reports redis_up 1 with auth on."""
+        for i in range(rel.replicas):
+            code = f"import urllib.request;print(urllib.request.urlopen('http://{rel.host(i)}:9121/metrics',timeout=10).read().decode())"
+            rc, out, err = rel.exec(rel.client_pod, ["python3", "-c", code])
+            assert rc == 0, err
+            assert re.search(r"^redis_up 1$", out, re.M), f"pod {i}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
+
+    def test_h_helm_test_passes(self, rel):
+        """(h) helm test writes through the master and reads from every pod."""
+        out = helm("test", REL, "--namespace", NS, "--timeout", "5m")
+        assert "Phase:          Succeeded" in out or "Succeeded" in out
+
+    def test_g_network_policy_admits_only_labelled_clients(self, rel):
+        """(g) A pod with the client label connects; one without it times out."""
+        other = rel.start_client(labels={"app": "stranger"}, name="stranger")
+        probe = f"import socket;s=socket.create_connection(('{rel.host(0)}',6379),timeout=5);print('connected')"
+        rc, out, _ = rel.exec(rel.client_pod, ["python3", "-c", probe])
+        assert rc == 0 and "connected" in out
+        rc, out, err = rel.exec(other, ["python3", "-c", probe])
+        assert rc != 0 and "timed out" in (out + err)
+
+
+class TestFailover:
+    @pytest.mark.parametrize("run", [1, 2, 3])
+    def test_b_hard_kill_of_the_master_under_writes(self, rel, record, run):
+        """(b) kill -9 equivalent: a new master takes writes, the old pod rejoins as a replica,
+        no WAIT-acknowledged write is lost."""
+        figs = run_with_writes(rel, f"b-hard-kill-{run}", record, lambda: kill_master(rel, 0))
+        assert figs["new_master"] != figs["old_master"]
+        assert figs["wait_acked"] > 10
+        assert figs["wait_acked_lost"] == []
+        assert figs["rto_s"] is not None
+
+    def test_c_graceful_delete_hands_over_before_the_pod_dies(self, rel, record):
+        """(c) preStop pauses writes and fails over: Sentinel switches without ever seeing the
+        master down, and no acknowledged write is lost."""
+        since = time.time()
+        figs = run_with_writes(rel, "c-graceful-delete", record, lambda: kill_master(rel, None))
+        assert figs["new_master"] != figs["old_master"]
+        assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
+        survivor = rel.pod_of(figs["new_master"])
+        log = rel.core.read_namespaced_pod_log(survivor, NS, container="sentinel", since_seconds=int(time.time() - since) + 5)
+        old = figs["old_master"]
+        assert f"+switch-master mymaster {old}" in log
+        assert f"+odown master mymaster {old}" not in log, "the master went down before the handover"
+
+
+class TestDisruption:
+    def test_e_helm_upgrade_changing_config_under_writes(self, rel, record, chart):
+        """(e) A config change rolls every pod; no acknowledged write is lost."""
+        def upgrade():
+            old = rel.master_host()
+            at = time.time()
+            rel.install({"redis": {"config": {"maxmemoryPolicy": "allkeys-lru"}}, **VALUES}, action="upgrade")
+            return old, at
+
+        figs = run_with_writes(rel, "e-helm-upgrade", record, upgrade, seconds=20, lead=3)
+        assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
+        st = rel.state()
+        assert all(p["role"] in ("master", "slave") for p in st["pods"].values())
+
+    def test_d_delete_all_pods_at_once(self, rel):
+        """(d) Every pod deleted together: one master again, data kept (persistence on)."""
+        rel.agent("cmd", "0", "26379", "PING")
+        master = rel.pod_of(rel.master_host())
+        ordinal = master.rsplit("-", 1)[1]
+        assert rel.agent("cmd", ordinal, "6379", "SET", "d-survivor", "yes") == "OK"
+        assert rel.agent("cmd", ordinal, "6379", "WAIT", "2", "5000") == 2
+        for p in rel.pods():
+            rel.core.delete_namespaced_pod(p.metadata.name, NS)
+        time.sleep(5)
+        rel.wait_all_ready(900)
+        new = rel.invariants(300)
+        assert rel.agent("cmd", new.split(".")[0].rsplit("-", 1)[1], "6379", "GET", "d-survivor") == "yes"
+
+
+def kubectl(*args: str, timeout: float = 300) -> str:
+    proc = subprocess.run(["kubectl", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
+class TestBackupRestore:
+    def test_j_readme_backup_and_restore(self, rel, tmp_path):
+        """(j) The README's procedure: back up, write more, restore; the data equals the backup."""
+        rcli = lambda pod, *a: rel.agent("cmd", pod.rsplit("-", 1)[1], "6379", *a)  # noqa: E731
+        master = rel.pod_of(rel.master_host())
+        for i in range(100):
+            rcli(master, "SET", f"j:{i}", "backup")
+        assert rcli(master, "WAIT", "2", "5000") == 2
+        before = rcli(master, "LASTSAVE")
+        rcli(master, "BGSAVE")
+        wait_for("BGSAVE", lambda: rcli(master, "LASTSAVE") != before and "rdb_bgsave_in_progress:0" in _info(rel, master), 60)
+        backup = tmp_path / "dump.rdb"
+        kubectl("cp", f"{NS}/{master}:/data/dump.rdb", str(backup), "-c", "redis")
+        expected = set(rel.stored_keys("j"))
+        for i in range(100, 150):
+            rcli(master, "SET", f"j:{i}", "after backup")
+        rcli(master, "DEL", "j:0")
+        kubectl("cp", str(backup), f"{NS}/{REL}-0:/data/restore.rdb", "-c", "redis")
+        kubectl("scale", "statefulset", REL, "-n", NS, "--replicas=0")
+        wait_for("pods gone", lambda: not rel.pods(), 300, 2)
+        kubectl("scale", "statefulset", REL, "-n", NS, f"--replicas={rel.replicas}")
+        kubectl("rollout", "status", "statefulset", REL, "-n", NS, "--timeout=10m", timeout=700)
+        rel.wait_all_ready()
+        rel.invariants()
+        assert rel.stored_keys("j") == expected
+        assert rcli(rel.pod_of(rel.master_host()), "CONFIG", "GET", "appendonly") == ["appendonly", "yes"]
+
+
+def _info(rel, pod):
+    reply = rel.agent("cmd", pod.rsplit("-", 1)[1], "6379", "INFO", "persistence")
+    return reply if isinstance(reply, str) else str(reply)
+
+
+class TestSingleMode:
+    def test_k_one_replica_serves_reads_and_writes(self, make_release):
+        """(k) replicas: 1 installs and serves reads and writes."""
+        single = make_release("solo", "e2e-single", {"replicas": 1})
+        assert single.agent("cmd", "0", "6379", "SET", "k", "v") == "OK"
+        assert single.agent("cmd", "0", "6379", "GET", "k") == "v"
+        assert single.agent("cmd", "0", "6379", "ROLE")[0] == "master"
+        out = helm("test", "solo", "--namespace", "e2e-single", "--timeout", "5m")
+        assert "Succeeded" in out
