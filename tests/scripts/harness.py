@@ -169,6 +169,13 @@ class Cluster:
     def sentinel(self, i: int) -> redis.Redis:
         return redis.Redis(host=self.ip(i), port=SENTINEL_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, decode_responses=True)
 
+    def sentinel_list(self, i: int, sub: str) -> list[dict]:
+        """SENTINEL REPLICAS|SENTINELS as dicts, whatever form the redis-py version returns."""
+        out = []
+        for entry in self.sentinel(i).execute_command("SENTINEL", sub, "mymaster"):
+            out.append(entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2])))
+        return out
+
     def role(self, i: int) -> str | None:
         try:
             return self.redis(i).role()[0].decode()
@@ -225,9 +232,9 @@ class Cluster:
                 if host != self.host(m):
                     return False
                 s.execute_command("SENTINEL", "CKQUORUM", "mymaster")
-                if len(s.execute_command("SENTINEL", "SENTINELS", "mymaster")) != n - 1:
+                if len(self.sentinel_list(i, "SENTINELS")) != n - 1:
                     return False
-                if len(s.execute_command("SENTINEL", "REPLICAS", "mymaster")) != n - 1:
+                if len(self.sentinel_list(i, "REPLICAS")) != n - 1:
                     return False
             for i in range(n):
                 if i != m and self.redis(i).info("replication").get("master_link_status") != "up":

@@ -22,9 +22,9 @@ class TestNewCluster:
         c = make_cluster()
         c.bootstrap()
         c.assert_invariants()
-        replicas = c.sentinel(0).execute_command("SENTINEL", "REPLICAS", "mymaster")
+        replicas = c.sentinel_list(0, "REPLICAS")
         assert sorted(r["ip"] for r in replicas) == [c.host(1), c.host(2)]
-        peers = c.sentinel(0).execute_command("SENTINEL", "SENTINELS", "mymaster")
+        peers = c.sentinel_list(0, "SENTINELS")
         assert sorted(p["ip"] for p in peers) == [c.host(1), c.host(2)]
         conf = (c.tmp / "run-1" / "sentinel.conf").read_text().splitlines()
         monitor = next(i for i, line in enumerate(conf) if line.startswith("sentinel monitor"))

@@ -13,11 +13,12 @@
 main() {
   load_auth
   [ "$REPLICAS" -gt 1 ] || exit 0
-  _start=$(date +%s)
-  while [ $(($(date +%s) - _start)) -lt "$PRESTOP_TIMEOUT" ]; do
+  _n=0
+  while [ "$_n" -lt $((PRESTOP_TIMEOUT * 2)) ]; do
     [ ! -e "$RUN_DIR/handover.done" ] || exit 0
     [ "$(role "$LOCAL_HOST" "$REDIS_PORT")" = master ] || exit 0
     sleep 0.5
+    _n=$((_n + 1))
   done
   log "the local Redis is still master after ${PRESTOP_TIMEOUT}s; stopping anyway"
 }
