@@ -16,6 +16,8 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
 
+from tests import polling
+
 ROOT = Path(__file__).resolve().parents[2]
 E2E_VALUES = ROOT / "ci" / "e2e" / "values-e2e.yaml"
 IMAGES_ENV = ROOT / "ci" / "e2e" / "images.env"
@@ -40,17 +42,7 @@ def helm(*args: str, timeout: float = 900) -> str:
 
 
 def wait_for(what: str, check, timeout: float = 120.0, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (ApiException, AssertionError, KeyError, ValueError) as exc:
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+    return polling.wait_for(what, check, timeout, interval, (ApiException, AssertionError, KeyError, ValueError))
 
 
 @dataclass

@@ -14,13 +14,13 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
 from tests.helm import CHART, by_kind_name, render_chart
+from tests.polling import wait_for
 
 SCRIPTS = CHART / "files" / "scripts"
 REDIS_PORT = 16379
@@ -187,18 +187,10 @@ class Cluster:
 
     # ---- waiting ------------------------------------------------------------------------
     def wait_for(self, what: str, check, timeout: float = 30.0, interval: float = 0.2):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            try:
-                last = check()
-                if last:
-                    return last
-            except (redis.RedisError, OSError) as exc:
-                last = exc
-            time.sleep(interval)
-        logs = "\n".join(f"--- {p.name}\n{p.output()[-3000:]}" for p in self.procs.values())
-        raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n{logs}")
+        def logs():
+            return "\n" + "\n".join(f"--- {p.name}\n{p.output()[-3000:]}" for p in self.procs.values())
+
+        return wait_for(what, check, timeout, interval, (redis.RedisError, OSError), logs)
 
     def wait_ready(self, i: int, timeout: float = 30.0) -> None:
         self.wait_for(f"node {i} ready", lambda: self.run(i, "probe.sh", "redis-readiness").returncode == 0, timeout)
