@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ SCRIPTS = CHART / "files" / "scripts"
 REDIS_PORT = 16379
 SENTINEL_PORT = 36379
 PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
+# Rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
+# with a PATH holding only these, so a dependency on anything else fails the tests.
+ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "sh", "cat", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr")
 _nets = itertools.count((os.getpid() * 7) % 200 + 20)
 
 
@@ -71,6 +75,12 @@ class Cluster:
         self.password_file.write_text(PASSWORD)
         self.password_file.chmod(0o400)
         (self.tmp / "nsswitch.conf").write_text("hosts: files\n")
+        self.bin = self.tmp / "bin"
+        self.bin.mkdir(exist_ok=True)
+        for tool in ALLOWED_TOOLS:
+            found = shutil.which(tool)
+            assert found, f"{tool} is not installed"
+            (self.bin / tool).symlink_to(found)
         self.hosts_file = self.tmp / "hosts"
         self.existing: set[int] = set()
         self.write_hosts()
@@ -105,7 +115,7 @@ class Cluster:
         data.mkdir(exist_ok=True)
         run.mkdir(exist_ok=True)
         env = {
-            "PATH": os.environ["PATH"],
+            "PATH": str(self.bin),
             "SCRIPTS_DIR": str(SCRIPTS),
             "REPLICAS": str(self.replicas),
             "POD_ORDINAL": str(i),
@@ -131,7 +141,8 @@ class Cluster:
 
     def _wrap(self, argv: list[str]) -> list[str]:
         mounts = f"mount --bind {shlex.quote(str(self.hosts_file))} /etc/hosts && mount --bind {shlex.quote(str(self.tmp / 'nsswitch.conf'))} /etc/nsswitch.conf && exec \"$@\""
-        return ["unshare", "--map-root-user", "--mount", "sh", "-c", mounts, "sh", *argv]
+        wrapper = [shutil.which("unshare"), "--map-root-user", "--mount", shutil.which("sh"), "-c", mounts.replace("mount ", shutil.which("mount") + " "), "sh"]
+        return wrapper + [str(self.bin / "sh"), *argv[1:]] if argv[0] == "sh" else wrapper + argv
 
     def start(self, name: str, i: int, script: str, *args: str, **extra) -> Proc:
         log = self.tmp / f"{name}.log"
