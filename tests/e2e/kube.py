@@ -109,6 +109,8 @@ class Release:
             metadata=client.V1ObjectMeta(name=name, labels=labels),
             spec=client.V1PodSpec(
                 termination_grace_period_seconds=1,
+                # fsGroup makes the 0400 Secret file readable to uid 999 (it becomes 0440 root:999).
+                security_context=client.V1PodSecurityContext(fs_group=999, run_as_user=999, run_as_group=999),
                 containers=[client.V1Container(
                     name="client", image=images()["CLIENT_IMAGE"], image_pull_policy="Never",
                     command=["sleep", "infinity"], env=[client.V1EnvVar(name=k, value=v) for k, v in env.items()], volume_mounts=mounts,
