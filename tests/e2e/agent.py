@@ -71,6 +71,9 @@ def write(prefix, seconds):
         try:
             client.set(key, i)
             rec["ok"] = True
+            # The master this write went to, as the Sentinel client resolved it.
+            address = getattr(client.connection_pool, "master_address", None)
+            rec["m"] = address[0] if address else None
             if i % 5 == 0:
                 rec["wait"] = client.execute_command("WAIT", 1, 1000)
         except Exception as exc:

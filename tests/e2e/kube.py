@@ -237,10 +237,11 @@ class Writer(threading.Thread):
         resp.close()
 
 
-def figures(records: list[dict], event_at: float, stored: set[str]) -> dict:
-    """RTO, stall and loss figures of a write timeline around one event (a kill or a delete)."""
+def figures(records: list[dict], event_at: float, stored: set[str], old_master: str | None = None) -> dict:
+    """RTO, stall and loss figures of a write timeline around one event (a kill or a delete).
+    RTO runs from the event to the first write acknowledged by a master other than the old one."""
     ok = [r for r in records if r["ok"]]
-    after = [r for r in ok if r["t"] >= event_at]
+    after = [r for r in ok if r["t"] >= event_at and (old_master is None or r.get("m") != old_master)]
     first_ok_after = min((r["t"] + r["d"] for r in after), default=None)
     times = sorted(r["t"] + r["d"] for r in ok)
     stall = max((b - a for a, b in zip(times, times[1:])), default=0.0)

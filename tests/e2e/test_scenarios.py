@@ -40,7 +40,7 @@ def run_with_writes(rel, name, record, action, seconds=30, lead=4):
     assert writer.records, f"writer produced nothing: {writer.error}"
     rel.wait_all_ready()
     master = rel.invariants()
-    figs = figures(writer.records, at, rel.stored_keys(name))
+    figs = figures(writer.records, at, rel.stored_keys(name), old)
     figs.update({"old_master": old, "new_master": master})
     record(name, figs, writer.records)
     return figs
