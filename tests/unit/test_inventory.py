@@ -7,22 +7,28 @@ def kinds_names(docs):
     return sorted((d["kind"], d["metadata"]["name"]) for d in docs)
 
 
+DEFAULT_OBJECTS = [
+    ("ConfigMap", "redis-ha-config"),
+    ("ConfigMap", "redis-ha-scripts"),
+    ("NetworkPolicy", "redis-ha"),
+    ("Pod", "redis-ha-test"),
+    ("PodDisruptionBudget", "redis-ha"),
+    ("Secret", "redis-ha"),
+    ("Service", "redis-ha"),
+    ("Service", "redis-ha-headless"),
+    ("ServiceAccount", "redis-ha"),
+    ("StatefulSet", "redis-ha"),
+]
+
+
 def test_default_render_is_exactly_the_expected_objects(default_docs):
-    """Defaults: every object of the HA topology and nothing else."""
-    assert kinds_names(default_docs) == sorted(
-        [
-            ("ConfigMap", "redis-ha-config"),
-            ("ConfigMap", "redis-ha-scripts"),
-            ("NetworkPolicy", "redis-ha"),
-            ("Pod", "redis-ha-test"),
-            ("PodDisruptionBudget", "redis-ha"),
-            ("Secret", "redis-ha"),
-            ("Service", "redis-ha"),
-            ("Service", "redis-ha-headless"),
-            ("ServiceAccount", "redis-ha"),
-            ("StatefulSet", "redis-ha"),
-        ]
-    )
+    """Defaults on a cluster with the Prometheus Operator API: the HA topology plus the PrometheusRule."""
+    assert kinds_names(default_docs) == sorted(DEFAULT_OBJECTS + [("PrometheusRule", "redis-ha")])
+
+
+def test_default_render_without_the_operator_api_has_no_prometheus_rule():
+    """metrics.prometheusRule.enabled is on by default but skipped where the API is missing."""
+    assert kinds_names(render_chart(api_versions=())) == sorted(DEFAULT_OBJECTS)
 
 
 def test_single_replica_mode_drops_pdb_and_sentinel():
@@ -36,4 +42,4 @@ def test_single_replica_mode_drops_pdb_and_sentinel():
 def test_existing_secret_and_no_service_account_drop_those_objects():
     """auth.existingSecret and serviceAccount.create=false: the chart creates neither."""
     docs = render_chart({"auth": {"existingSecret": "mine"}, "serviceAccount": {"create": False}, "tests": {"enabled": False}})
-    assert {k for k, _ in kinds_names(docs)} == {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Service", "StatefulSet"}
+    assert {k for k, _ in kinds_names(docs)} == {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Service", "StatefulSet"}

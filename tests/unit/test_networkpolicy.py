@@ -35,10 +35,10 @@ class TestNetworkPolicy:
         assert client["from"] == [{"podSelector": {"matchLabels": {"redis-ha-client": "true"}}}, {"podSelector": {"matchLabels": {"app": "catalog-api"}}}]
 
     def test_metrics_from_prometheus(self):
-        """metricsFrom limits the exporter port."""
+        """metricsFrom limits the exporter ports (Redis 9121, Sentinel 9355)."""
         prom = [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
         rule = policy({"networkPolicy": {"metricsFrom": prom}})["ingress"][2]
-        assert ports(rule) == [9121] and rule["from"] == prom
+        assert ports(rule) == [9121, 9355] and rule["from"] == prom
 
     def test_dns_egress_configurable(self):
         """DNS ports and selectors are values."""

@@ -90,7 +90,7 @@ class TestSeed:
         assert container(sts, "metrics")["ports"] == [{"name": "metrics", "containerPort": 9121}]
         (monitor,) = of_kind(docs, "ServiceMonitor")
         assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
-        (endpoint,) = monitor["spec"]["endpoints"]
+        endpoint = next(e for e in monitor["spec"]["endpoints"] if e["port"] == "metrics")
         wanted = monitor["spec"]["selector"]["matchLabels"]
         scraped = [
             p for svc in of_kind(docs, "Service")
@@ -113,7 +113,7 @@ class TestSeed:
             repr(PEERS): redis_ports,
             repr(CHART_CLIENT): redis_ports,
             repr(CATALOG_API): redis_ports,
-            repr(PROMETHEUS): {(9121, "TCP")},
+            repr(PROMETHEUS): {(9121, "TCP"), (9355, "TCP")},
         }
 
     def test_egress_only_to_peers_and_dns(self, netpol):

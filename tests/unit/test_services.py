@@ -13,7 +13,7 @@ class TestHeadlessService:
         svc = by_kind_name(render_chart(), "Service", "redis-ha-headless")["spec"]
         assert svc["clusterIP"] == "None"
         assert svc["publishNotReadyAddresses"] is True
-        assert {p["name"]: p["port"] for p in svc["ports"]} == {"redis": 6379, "sentinel": 26379, "metrics": 9121}
+        assert {p["name"]: p["port"] for p in svc["ports"]} == {"redis": 6379, "sentinel": 26379, "metrics": 9121, "sentinel-metrics": 9355}
 
 
 class TestClientService:

@@ -23,10 +23,10 @@ class TestStatefulSet:
         assert spec["serviceName"] == "redis-ha-headless"
 
     def test_containers_and_ports(self):
-        """redis 6379, sentinel 26379, metrics 9121."""
+        """redis 6379, sentinel 26379, metrics 9121, sentinel-metrics 9355."""
         p = pod()
         ports = {c["name"]: [x["containerPort"] for x in c["ports"]] for c in p["spec"]["containers"]}
-        assert ports == {"redis": [6379], "sentinel": [26379], "metrics": [9121]}
+        assert ports == {"redis": [6379], "sentinel": [26379], "metrics": [9121], "sentinel-metrics": [9355]}
 
     def test_metrics_can_be_switched_off(self):
         """metrics.enabled=false drops the exporter."""

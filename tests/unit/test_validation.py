@@ -13,7 +13,10 @@ BAD = [
     pytest.param({"pdb": {"minAvailable": 3}}, r"pdb.minAvailable: must be lower than replicas \(3\).* got 3", id="pdb-blocks-every-drain"),
     pytest.param({"persistence": {"size": "ten gigs"}}, r'persistence.size: must be a Kubernetes quantity such as 10Gi; got "ten gigs"', id="size-not-quantity"),
     pytest.param({"tls": {"enabled": True}}, r"tls.enabled: TLS is not available in this chart version", id="tls-not-yet"),
-    pytest.param({"metrics": {"prometheusRule": {"enabled": True}}}, r"metrics.prometheusRule.enabled: not available", id="rule-not-yet"),
+    pytest.param({"metrics": {"podMonitor": {"enabled": True}, "serviceMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: enable either metrics.podMonitor or metrics.serviceMonitor, not both", id="both-monitors"),
+    pytest.param({"metrics": {"enabled": False, "podMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: needs metrics.enabled=true", id="pod-monitor-without-exporter"),
+    pytest.param({"metrics": {"enabled": False, "grafanaDashboard": {"enabled": True}}}, r"metrics.grafanaDashboard.enabled: needs metrics.enabled=true", id="dashboard-without-exporter"),
+    pytest.param({"metrics": {"sentinelPort": 9121}}, r"metrics.sentinelPort: must differ from metrics.port, redis.port and sentinel.port.* got 9121", id="sentinel-exporter-port-clash"),
     pytest.param({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}}, r"metrics.serviceMonitor.enabled: needs metrics.enabled=true", id="monitor-without-exporter"),
 ]
 
@@ -27,6 +30,10 @@ GOOD = [
     pytest.param({"pdb": {"minAvailable": "50%"}}, id="pdb-percent"),
     pytest.param({"persistence": {"size": "1.5Gi"}}, id="size-quantity"),
     pytest.param({"persistence": {"enabled": False, "size": "whatever"}}, id="size-ignored-without-persistence"),
+    pytest.param({"metrics": {"podMonitor": {"enabled": True}}}, id="pod-monitor-alone"),
+    pytest.param({"metrics": {"grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}}, id="dashboard-and-rule"),
+    pytest.param({"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}}, id="rule-skipped-without-exporter"),
+    pytest.param({"replicas": 1, "metrics": {"sentinelPort": 9121}}, id="sentinel-exporter-port-unused-when-single"),
 ]
 
 
@@ -51,10 +58,11 @@ def test_should_report_every_problem_at_once():
         assert field in str(err.value)
 
 
-def test_should_fail_when_service_monitor_api_is_missing():
-    """metrics.serviceMonitor.enabled without the Prometheus Operator API fails clearly."""
-    with pytest.raises(HelmTemplateError, match=r"metrics.serviceMonitor.enabled: the cluster has no monitoring.coreos.com/v1"):
-        render_chart({"metrics": {"serviceMonitor": {"enabled": True}}}, api_versions=())
+@pytest.mark.parametrize("monitor", ["serviceMonitor", "podMonitor"])
+def test_should_fail_when_monitor_api_is_missing(monitor):
+    """metrics.serviceMonitor/podMonitor.enabled without the Prometheus Operator API fails clearly."""
+    with pytest.raises(HelmTemplateError, match=rf"metrics.{monitor}.enabled: the cluster has no monitoring.coreos.com/v1"):
+        render_chart({"metrics": {monitor: {"enabled": True}}}, api_versions=())
 
 
 SCHEMA_BAD = [
@@ -68,6 +76,11 @@ SCHEMA_BAD = [
     pytest.param({"auth": {"enabled": "yes"}}, "enabled", id="auth-enabled-string"),
     pytest.param({"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}}, "whenDeleted", id="retention-enum"),
     pytest.param({"unknownTopLevel": 1}, "unknownTopLevel", id="unknown-top-level"),
+    pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisDown": {"fro": "5m"}}}}}, "fro", id="alert-key-misspelt"),
+    pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisDwn": {"enabled": False}}}}}, "RedisDwn", id="alert-name-unknown"),
+    pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisMemoryHigh": {"threshold": "ninety"}}}}}, "RedisMemoryHigh/threshold", id="alert-threshold-word"),
+    pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisDown": {"for": "5 minutes"}}}}}, "5 minutes", id="alert-for-not-duration"),
+    pytest.param({"metrics": {"prometheusRule": {"selector": '{job="x"}'}}}, "selector", id="selector-with-braces"),
 ]
 
 

@@ -33,10 +33,19 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and $v.metrics.serviceMonitor.enabled (not $v.metrics.enabled) -}}
 {{- $errors = append $errors "metrics.serviceMonitor.enabled: needs metrics.enabled=true, the ServiceMonitor scrapes the exporter" -}}
 {{- end -}}
-{{- range $key := list "podMonitor" "prometheusRule" "grafanaDashboard" -}}
-{{- if (index $v.metrics $key).enabled -}}
-{{- $errors = append $errors (printf "metrics.%s.enabled: not available in this chart version yet; set it to false" $key) -}}
+{{- if and $v.metrics.podMonitor.enabled (not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PodMonitor")) -}}
+{{- $errors = append $errors "metrics.podMonitor.enabled: the cluster has no monitoring.coreos.com/v1 PodMonitor API; install the Prometheus Operator CRDs or turn it off" -}}
 {{- end -}}
+{{- range $key := list "podMonitor" "grafanaDashboard" -}}
+{{- if and (index $v.metrics $key).enabled (not $v.metrics.enabled) -}}
+{{- $errors = append $errors (printf "metrics.%s.enabled: needs metrics.enabled=true, it reads the exporters' metrics" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.metrics.podMonitor.enabled $v.metrics.serviceMonitor.enabled -}}
+{{- $errors = append $errors "metrics.podMonitor.enabled: enable either metrics.podMonitor or metrics.serviceMonitor, not both; both scrape every exporter twice and the alerts would count two masters" -}}
+{{- end -}}
+{{- if and $v.metrics.enabled (gt $n 1) (has (int $v.metrics.sentinelPort) (list (int $v.metrics.port) (int $v.redis.port) (int $v.sentinel.port))) -}}
+{{- $errors = append $errors (printf "metrics.sentinelPort: must differ from metrics.port, redis.port and sentinel.port, the exporters share the pod's network; got %d" (int $v.metrics.sentinelPort)) -}}
 {{- end -}}
 {{- if $v.tls.enabled -}}
 {{- $errors = append $errors "tls.enabled: TLS is not available in this chart version yet; set it to false" -}}

@@ -1,0 +1,320 @@
+# SPDX-License-Identifier: Apache-2.0
+"""templates/prometheusrule.yaml, servicemonitor.yaml, podmonitor.yaml, configmap-dashboard.yaml
+and the exporter containers. promtool and real-data checks of the same objects are in tests/metrics."""
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import pytest
+
+from tests import kube_schema
+from tests.helm import CHART, ROOT, by_kind_name, container, env_of, load_values_file, of_kind, render_chart
+
+SELECTOR = 'namespace="default",job="redis-ha-headless"'
+ALERT_VALUES = load_values_file(CHART / "values.yaml")["metrics"]["prometheusRule"]["alerts"]
+THRESHOLD_ALERTS = sorted(n for n, v in ALERT_VALUES.items() if "threshold" in v and v["threshold"] != "")
+DASHBOARD_FILE = CHART / "files" / "dashboards" / "redis-ha.json"
+DASHBOARD_SCHEMA = json.loads((ROOT / "tests" / "metrics" / "grafana-dashboard.schema.json").read_text())
+SENTINEL_ALERTS = {"RedisSentinelsDisagree", "RedisSentinelQuorumAtRisk", "RedisReplicasMissing", "RedisMasterFlapping"}
+
+
+def rules(values=None, **kw) -> dict[str, dict]:
+    (rule,) = of_kind(render_chart(values, **kw), "PrometheusRule")
+    groups = rule["spec"]["groups"]
+    return {r["alert"]: r for g in groups for r in g["rules"]}
+
+
+def selectors(expr: str) -> list[str]:
+    return re.findall(r"\{([^{}]*)\}", expr)
+
+
+def bare_metrics(expr: str) -> list[str]:
+    """Metric names used without a label selector (they would match every release)."""
+    outside = re.sub(r"\{[^{}]*\}", "{}", expr)
+    return [m for m in re.findall(r"\b(redis_\w+|up)\b(?!\{)", outside)]
+
+
+def sts(values=None):
+    return by_kind_name(render_chart(values), "StatefulSet", "redis-ha")
+
+
+class TestPrometheusRule:
+    def test_on_by_default_where_the_operator_api_exists(self, default_docs):
+        """metrics.prometheusRule.enabled defaults to true: rendered when the API is served."""
+        assert by_kind_name(default_docs, "PrometheusRule", "redis-ha")["spec"]["groups"]
+
+    @pytest.mark.parametrize(
+        ("values", "api_versions", "rendered"),
+        [
+            pytest.param({}, (), False, id="no-api-skipped"),
+            pytest.param({"metrics": {"prometheusRule": {"force": True}}}, (), True, id="no-api-forced"),
+            pytest.param({"metrics": {"prometheusRule": {"enabled": False}}}, None, False, id="disabled"),
+            pytest.param({"metrics": {"enabled": False}}, None, False, id="no-exporter"),
+            pytest.param({"metrics": {"prometheusRule": {"alerts": {n: {"enabled": False} for n in ALERT_VALUES}}}}, None, False, id="every-alert-disabled"),
+        ],
+    )
+    def test_rendered_only_with_api_or_force(self, values, api_versions, rendered):
+        """metrics.prometheusRule.force renders it where helm cannot see the API; off, without exporters or without alerts, none."""
+        kw = {} if api_versions is None else {"api_versions": api_versions}
+        assert bool(of_kind(render_chart(values, **kw), "PrometheusRule")) is rendered
+
+    def test_the_seed_alerts_and_the_sentinel_alerts(self):
+        """The seed's nine alerts plus the Sentinel ones, with the seed's thresholds as defaults."""
+        r = rules()
+        assert set(r) == set(ALERT_VALUES)
+        assert r["RedisDown"]["for"] == "5m" and r["RedisMasterLinkDown"]["for"] == "2m"
+        assert r["RedisMemoryHigh"]["expr"].endswith("* 100 > 90")
+        assert r["RedisLatencyHigh"]["expr"].endswith("* 1000 > 100")
+        assert r["RedisTooManyConnections"]["expr"].endswith("> 5000")
+        assert r["RedisEvictionsHigh"]["expr"].endswith("> 100")
+        assert "* 100 < 70" in r["RedisCacheHitRateLow"]["expr"]
+
+    def test_every_series_is_scoped_to_the_release(self):
+        """Every series selector carries namespace and job of this release; no metric is used bare."""
+        for name, rule in rules().items():
+            assert selectors(rule["expr"]), name
+            assert all(s.startswith(SELECTOR) for s in selectors(rule["expr"])), (name, rule["expr"])
+            assert not bare_metrics(rule["expr"]), (name, bare_metrics(rule["expr"]))
+
+    def test_selector_is_a_value(self):
+        """metrics.prometheusRule.selector replaces the derived namespace/job matchers everywhere."""
+        custom = 'namespace="cache",service="redis-metrics"'
+        for name, rule in rules({"metrics": {"prometheusRule": {"selector": custom}}}).items():
+            assert all(s.startswith(custom) for s in selectors(rule["expr"])), name
+
+    def test_selector_follows_release_namespace_and_fullname(self):
+        """The derived selector names the release's namespace and headless Service."""
+        r = rules({"fullnameOverride": "redis"}, namespace="aikernel")
+        assert selectors(r["RedisDown"]["expr"]) == ['namespace="aikernel",job="redis-headless"']
+
+    def test_every_alert_documents_itself(self):
+        """summary, description and runbook on every alert; severity and `for` from values."""
+        for name, rule in rules().items():
+            assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
+            assert all(len(rule["annotations"][k]) > 20 for k in ("summary", "description", "runbook")), name
+            assert rule["labels"] == {"severity": ALERT_VALUES[name]["severity"]}, name
+            assert rule["for"] == ALERT_VALUES[name]["for"], name
+            assert "${" not in json.dumps(rule), name
+
+    @pytest.mark.parametrize("name", THRESHOLD_ALERTS)
+    def test_threshold_and_for_are_values(self, name):
+        """metrics.prometheusRule.alerts.<name>.threshold and .for reach the rule."""
+        rule = rules({"metrics": {"prometheusRule": {"alerts": {name: {"threshold": 4242, "for": "7m"}}}}})[name]
+        assert re.search(r"[<>] 4242\b", rule["expr"]), rule["expr"]
+        assert rule["for"] == "7m"
+
+    def test_large_thresholds_print_as_integers(self):
+        """10485760 stays 10485760 in expression and summary (not float64's 1.048576e+07)."""
+        rule = rules()["RedisReplicationLag"]
+        assert rule["expr"].endswith("> 10485760") and "10485760 bytes" in rule["annotations"]["summary"]
+
+    def test_rate_interval_and_flapping_window_are_values(self):
+        """rateInterval feeds every range selector; RedisMasterFlapping.window its subquery."""
+        r = rules({"metrics": {"prometheusRule": {"rateInterval": "2m", "alerts": {"RedisMasterFlapping": {"window": "3h"}}}}})
+        assert "[2m]" in r["RedisLatencyHigh"]["expr"] and "[5m]" not in json.dumps(r)
+        assert "[3h:]" in r["RedisMasterFlapping"]["expr"]
+
+    @pytest.mark.parametrize(
+        ("values", "quorum", "replicas"),
+        [
+            pytest.param({}, 2, 2, id="three-pods"),
+            pytest.param({"replicas": 5}, 3, 4, id="five-pods"),
+            pytest.param({"replicas": 5, "sentinel": {"quorum": 4}}, 4, 4, id="five-pods-quorum-4"),
+            pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisSentinelQuorumAtRisk": {"threshold": 3}, "RedisReplicasMissing": {"threshold": 1}}}}}, 3, 1, id="explicit"),
+        ],
+    )
+    def test_sentinel_thresholds_derive_from_topology(self, values, quorum, replicas):
+        """Empty thresholds: ok Sentinels below the quorum, connected replicas below replicas - 1."""
+        r = rules(values)
+        assert f"< {quorum} or on" in r["RedisSentinelQuorumAtRisk"]["expr"]
+        assert f"< {replicas} and" in r["RedisReplicasMissing"]["expr"]
+
+    def test_single_mode_has_no_sentinel_alerts(self):
+        """replicas: 1 runs no Sentinel: only the Redis group, still checking for exactly one master."""
+        r = rules({"replicas": 1})
+        assert not SENTINEL_ALERTS & set(r) and "RedisNotExactlyOneMaster" in r
+
+    def test_alert_can_be_disabled(self):
+        """metrics.prometheusRule.alerts.<name>.enabled=false drops just that alert."""
+        assert set(rules()) - set(rules({"metrics": {"prometheusRule": {"alerts": {"RedisEvictionsHigh": {"enabled": False}}}}})) == {"RedisEvictionsHigh"}
+
+    def test_labels_and_runbook_url(self):
+        """labels select the PrometheusRule; alertLabels route alerts; runbookUrl links each alert."""
+        values = {"metrics": {"prometheusRule": {"labels": {"release": "prom"}, "alertLabels": {"team": "cache"}, "runbookUrl": "https://runbooks.example/redis"}}}
+        docs = render_chart(values)
+        assert by_kind_name(docs, "PrometheusRule", "redis-ha")["metadata"]["labels"]["release"] == "prom"
+        rule = rules(values)["RedisDown"]
+        assert rule["labels"] == {"severity": "critical", "team": "cache"}
+        assert rule["annotations"]["runbook_url"] == "https://runbooks.example/redis#redisdown"
+
+
+class TestExporters:
+    def test_sentinel_exporter_sidecar(self):
+        """sentinel-metrics: redis_exporter on 9355 pointed at the local Sentinel, password from the Secret."""
+        c = container(sts(), "sentinel-metrics")
+        env = env_of(c)
+        assert env["REDIS_ADDR"] == "redis://127.0.0.1:26379"
+        assert env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == ":9355"
+        assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-ha", "key": "password"}}
+        assert c["ports"] == [{"name": "sentinel-metric", "containerPort": 9355}]
+        assert c["livenessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metric"}
+        assert c["command"] == ["redis_exporter"]
+
+    def test_exporters_follow_values(self):
+        """metrics.command, metrics.sentinelPort and auth reach both exporters (Debian's binary path here)."""
+        s = sts({"metrics": {"command": ["/usr/bin/prometheus-redis-exporter"], "sentinelPort": 9400}, "auth": {"enabled": False}})
+        for name, port in (("metrics", 9121), ("sentinel-metrics", 9400)):
+            c = container(s, name)
+            assert c["command"] == ["/usr/bin/prometheus-redis-exporter"]
+            assert env_of(c)["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == f":{port}"
+            assert "REDIS_PASSWORD" not in env_of(c)
+
+    @pytest.mark.parametrize(
+        ("values", "expected"),
+        [
+            pytest.param({}, ["redis", "sentinel", "metrics", "sentinel-metrics"], id="ha"),
+            pytest.param({"replicas": 1}, ["redis", "metrics"], id="single"),
+            pytest.param({"metrics": {"enabled": False}}, ["redis", "sentinel"], id="no-metrics"),
+        ],
+    )
+    def test_sentinel_exporter_only_with_sentinel(self, values, expected):
+        """sentinel-metrics runs only where Sentinel runs and metrics are on."""
+        assert [c["name"] for c in sts(values)["spec"]["template"]["spec"]["containers"]] == expected
+
+    def test_headless_service_and_network_policy_expose_the_sentinel_exporter(self):
+        """Service port sentinel-metrics targets the container port; the NetworkPolicy admits it."""
+        docs = render_chart()
+        ports = {p["name"]: p for p in by_kind_name(docs, "Service", "redis-ha-headless")["spec"]["ports"]}
+        assert ports["sentinel-metrics"] == {"name": "sentinel-metrics", "port": 9355, "targetPort": "sentinel-metric"}
+        ingress = by_kind_name(docs, "NetworkPolicy", "redis-ha")["spec"]["ingress"]
+        assert {"port": 9355, "protocol": "TCP"} in ingress[2]["ports"]
+        single = render_chart({"replicas": 1})
+        assert "sentinel-metrics" not in {p["name"] for p in by_kind_name(single, "Service", "redis-ha-headless")["spec"]["ports"]}
+        assert [p["port"] for p in by_kind_name(single, "NetworkPolicy", "redis-ha")["spec"]["ingress"][2]["ports"]] == [9121]
+
+
+MONITOR_VALUES = {"interval": "15s", "scrapeTimeout": "5s", "labels": {"release": "prom"},
+                  "relabelings": [{"action": "labeldrop", "regex": "endpoint"}], "metricRelabelings": [{"action": "drop", "regex": "go_.*", "sourceLabels": ["__name__"]}]}
+
+
+class TestMonitors:
+    def test_service_monitor_scrapes_both_exporters(self):
+        """metrics.serviceMonitor: one endpoint per exporter port of the headless Service, all settings applied."""
+        docs = render_chart({"metrics": {"serviceMonitor": {"enabled": True, **MONITOR_VALUES}}})
+        sm = by_kind_name(docs, "ServiceMonitor", "redis-ha")
+        assert sm["metadata"]["labels"]["release"] == "prom"
+        service_ports = {p["name"] for p in by_kind_name(docs, "Service", "redis-ha-headless")["spec"]["ports"]}
+        assert [e["port"] for e in sm["spec"]["endpoints"]] == ["metrics", "sentinel-metrics"]
+        for e in sm["spec"]["endpoints"]:
+            assert e["port"] in service_ports
+            assert (e["interval"], e["scrapeTimeout"], e["relabelings"], e["metricRelabelings"]) == ("15s", "5s", MONITOR_VALUES["relabelings"], MONITOR_VALUES["metricRelabelings"])
+
+    def test_pod_monitor_scrapes_both_exporters_as_the_headless_job(self):
+        """metrics.podMonitor: container ports of both exporters; job relabelled to the headless Service name first."""
+        docs = render_chart({"metrics": {"podMonitor": {"enabled": True, **MONITOR_VALUES}}})
+        pm = by_kind_name(docs, "PodMonitor", "redis-ha")
+        assert pm["metadata"]["labels"]["release"] == "prom"
+        assert pm["spec"]["namespaceSelector"] == {"matchNames": ["default"]}
+        container_ports = {p["name"] for c in by_kind_name(docs, "StatefulSet", "redis-ha")["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+        assert [e["port"] for e in pm["spec"]["podMetricsEndpoints"]] == ["metrics", "sentinel-metric"]
+        for e in pm["spec"]["podMetricsEndpoints"]:
+            assert e["port"] in container_ports
+            assert e["relabelings"] == [{"action": "replace", "replacement": "redis-ha-headless", "targetLabel": "job"}] + MONITOR_VALUES["relabelings"]
+            assert (e["interval"], e["scrapeTimeout"], e["metricRelabelings"]) == ("15s", "5s", MONITOR_VALUES["metricRelabelings"])
+
+    @pytest.mark.parametrize("monitor", ["serviceMonitor", "podMonitor"])
+    def test_single_mode_scrapes_redis_only(self, monitor):
+        """replicas: 1 has no Sentinel exporter to scrape."""
+        docs = render_chart({"replicas": 1, "metrics": {monitor: {"enabled": True}}})
+        doc = of_kind(docs, "ServiceMonitor" if monitor == "serviceMonitor" else "PodMonitor")[0]
+        endpoints = doc["spec"].get("endpoints") or doc["spec"]["podMetricsEndpoints"]
+        assert [e["port"] for e in endpoints] == ["metrics"]
+
+
+def dashboard_configmap(values=None, **kw):
+    docs = render_chart({"metrics": {"grafanaDashboard": {"enabled": True, **(values or {})}}}, **kw)
+    (cm,) = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
+    return cm
+
+
+class TestDashboard:
+    def test_off_by_default(self, default_docs):
+        """metrics.grafanaDashboard.enabled defaults to false."""
+        assert not [d for d in of_kind(default_docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
+
+    def test_configmap_for_the_grafana_sidecar(self):
+        """Sidecar label grafana_dashboard=1, release namespace, uid redis-ha by default."""
+        cm = dashboard_configmap()
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["metadata"]["namespace"] == "default"
+        dashboard = json.loads(cm["data"]["redis-ha.json"])
+        assert (dashboard["uid"], dashboard["title"]) == ("redis-ha", "Redis HA")
+
+    def test_label_namespace_uid_and_title_are_values(self):
+        """sidecarLabel/sidecarLabelValue, namespace, annotations, uid and title."""
+        cm = dashboard_configmap({"sidecarLabel": "dashboards", "sidecarLabelValue": "redis", "namespace": "monitoring",
+                                  "annotations": {"grafana_folder": "Redis"}, "uid": "my-redis", "title": "My Redis"})
+        assert cm["metadata"]["labels"]["dashboards"] == "redis" and "grafana_dashboard" not in cm["metadata"]["labels"]
+        assert cm["metadata"]["namespace"] == "monitoring"
+        assert cm["metadata"]["annotations"] == {"grafana_folder": "Redis"}
+        dashboard = json.loads(cm["data"]["redis-ha.json"])
+        assert (dashboard["uid"], dashboard["title"]) == ("my-redis", "My Redis")
+        assert dashboard["panels"] == json.loads(DASHBOARD_FILE.read_text())["panels"]
+
+    @pytest.mark.parametrize("source", ["file", "rendered"])
+    def test_validates_against_grafana_schema(self, source):
+        """The JSON in files/ and in the ConfigMap match @grafana/schema's Dashboard type (vendored JSON schema)."""
+        dashboard = json.loads(DASHBOARD_FILE.read_text()) if source == "file" else json.loads(dashboard_configmap()["data"]["redis-ha.json"])
+        errors = [f"{e.json_path}: {e.message}" for e in jsonschema.Draft7Validator(DASHBOARD_SCHEMA).iter_errors(dashboard)]
+        assert not errors
+
+    def test_schema_is_strict_enough_to_catch_mistakes(self):
+        """The vendored schema rejects a misspelt panel key and a wrong gridPos type."""
+        dashboard = json.loads(DASHBOARD_FILE.read_text())
+        dashboard["panels"][1]["gridpos"] = dashboard["panels"][1].pop("gridPos")
+        dashboard["panels"][2]["gridPos"]["w"] = "wide"
+        messages = " ".join(e.message for e in jsonschema.Draft7Validator(DASHBOARD_SCHEMA).iter_errors(dashboard))
+        assert "gridpos" in messages and "wide" in messages
+
+    def test_release_and_namespace_are_variables(self):
+        """Every panel query selects namespace="$namespace" and the release's job on every series."""
+        dashboard = json.loads(DASHBOARD_FILE.read_text())
+        assert [v["name"] for v in dashboard["templating"]["list"]] == ["datasource", "namespace", "release"]
+        for panel in dashboard["panels"]:
+            for target in panel.get("targets", []):
+                assert selectors(target["expr"]), panel["title"]
+                assert all(s.startswith('namespace="$namespace",job="$release-headless"') for s in selectors(target["expr"])), (panel["title"], target["expr"])
+                assert not bare_metrics(target["expr"]), (panel["title"], target["expr"])
+
+    @pytest.mark.parametrize(
+        "topic",
+        ["up", "Masters", "maxmemory", "clients", "Hit rate", "Hits and misses", "Evicted", "Replication lag", "Master link", "Commands/s", "latency", "Master per Sentinel", "OK Sentinels", "Quorum"],
+    )
+    def test_panels_cover_the_issue_list(self, topic):
+        """Health, memory, clients, hit rate, evictions, replication, throughput, latency, Sentinel state."""
+        titles = [p["title"] for p in json.loads(DASHBOARD_FILE.read_text())["panels"]]
+        assert any(topic.lower() in t.lower() for t in titles), titles
+
+
+    def test_configmap_is_a_valid_kubernetes_object(self):
+        """The ConfigMap passes strict schema validation for every supported Kubernetes version."""
+        cm = dashboard_configmap()
+        assert not [e for v in kube_schema.KUBE_VERSIONS for e in kube_schema.errors(cm, v)]
+
+
+class TestSeedObservability:
+    def test_seed_dashboard_uid_alerts_and_scraping(self):
+        """examples/aikernel-values.yaml: dashboard uid aikernel-redis-cache in monitoring, alerts on release redis."""
+        values = load_values_file(ROOT / "examples" / "aikernel-values.yaml")
+        docs = render_chart(values, release="redis", namespace="aikernel")
+        cm = by_kind_name(docs, "ConfigMap", "redis-dashboard")
+        assert cm["metadata"]["namespace"] == "monitoring"
+        assert json.loads(cm["data"]["redis-ha.json"])["uid"] == "aikernel-redis-cache"
+        groups = by_kind_name(docs, "PrometheusRule", "redis")["spec"]["groups"]
+        exprs = [r["expr"] for g in groups for r in g["rules"]]
+        assert len(exprs) == len(ALERT_VALUES)
+        assert all('namespace="aikernel",job="redis-headless"' in e for e in exprs)
+        assert [e["port"] for e in by_kind_name(docs, "ServiceMonitor", "redis")["spec"]["endpoints"]] == ["metrics", "sentinel-metrics"]
+
