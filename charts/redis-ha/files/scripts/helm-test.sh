@@ -8,12 +8,19 @@
 : "${REPLICAS:=1}"
 
 load_auth
-if [ "$REPLICAS" -gt 1 ]; then
-  MASTER=$(sentinel_master "$SENTINEL_SERVICE") || die "sentinel at $SENTINEL_SERVICE names no master"
-else
-  MASTER=$(node_host 0)
-fi
-[ "$(role "$MASTER" "$REDIS_PORT")" = master ] || die "$MASTER does not answer ROLE master"
+# A NetworkPolicy engine may admit a new pod's address a few seconds after it starts: retry.
+attempt=1
+while :; do
+  if [ "$REPLICAS" -gt 1 ]; then
+    MASTER=$(sentinel_master "$SENTINEL_SERVICE") || MASTER=""
+  else
+    MASTER=$(node_host 0)
+  fi
+  [ -n "$MASTER" ] && [ "$(role "$MASTER" "$REDIS_PORT")" = master ] && break
+  [ "$attempt" -lt 15 ] || die "no master found through $SENTINEL_SERVICE after $attempt attempts"
+  attempt=$((attempt + 1))
+  sleep 2
+done
 key="helm-test:$(date +%s)"
 [ "$(cli_raw "$MASTER" "$REDIS_PORT" SET "$key" ok EX 300)" = OK ] || die "SET on $MASTER failed"
 acked=$(cli_raw "$MASTER" "$REDIS_PORT" WAIT $((REPLICAS - 1)) 5000)
