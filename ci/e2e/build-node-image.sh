@@ -140,7 +140,9 @@ mapfile -t KUBEADM_IMAGES < <("$KBIN/kubeadm" config images list --kubernetes-ve
 img_for() { local i; for i in "${KUBEADM_IMAGES[@]}"; do case $i in */"$1":*) echo "$i"; return 0 ;; esac; done; die "kubeadm lists no $1 image"; }
 STORAGE_PROVISIONER_IMAGE=$(sed -n 's/^const storageProvisionerImage = "\(.*\)"$/\1/p' "$KIND_SRC/pkg/build/nodeimage/const_storage.go")
 STORAGE_HELPER_IMAGE=$(sed -n 's/^const storageHelperImage = "\(.*\)"$/\1/p' "$KIND_SRC/pkg/build/nodeimage/const_storage.go")
-[ -n "$STORAGE_PROVISIONER_IMAGE" ] && [ -n "$STORAGE_HELPER_IMAGE" ] || die "cannot read kind's storage image names"
+if [ -z "$STORAGE_PROVISIONER_IMAGE" ] || [ -z "$STORAGE_HELPER_IMAGE" ]; then
+  die "cannot read kind's storage image names"
+fi
 KUBE_ROUTER_IMAGE="redis-ha.local/kube-router:$KUBE_ROUTER_VERSION"
 [ "$(img_for pause)" = "$PAUSE_IMAGE" ] || die "kubeadm pause image $(img_for pause) != $PAUSE_IMAGE"
 
@@ -204,6 +206,7 @@ docker exec "$cid" sh -c "mkdir -p /kind/manifests && printf '%s' '$K8S_VERSION'
 sed "s#image: redis-ha.local/kube-router:.*#image: $KUBE_ROUTER_IMAGE#" "$E2E_DIR/kube-router.yaml" >"$CACHE/default-cni.yaml"
 docker cp "$CACHE/default-cni.yaml" "$cid:/kind/manifests/default-cni.yaml"
 # kind's own storage manifest (local-path-provisioner), with its image names
+# shellcheck disable=SC2016 # the backquotes are Go's, matched literally
 sed -n '/^const defaultStorageManifest = `$/,/^`$/p' "$KIND_SRC/pkg/build/nodeimage/const_storage.go" \
   | sed -e '1d' -e '$d' -e "s#\` + storageProvisionerImage + \`#$STORAGE_PROVISIONER_IMAGE#" \
         -e "s#\` + storageHelperImage + \`#$STORAGE_HELPER_IMAGE#" >"$CACHE/default-storage.yaml"

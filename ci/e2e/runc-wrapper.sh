@@ -15,6 +15,7 @@ JQ=${JQ:-@JQ@}
 filter_json() { # filter_json FILE PREFIX   (PREFIX: ".process" or "")
   f=$1; p=$2
   [ -f "$f" ] || return 0
+  # shellcheck disable=SC2086 # one argument per capability name
   drop=$(printf '"%s",' $DROP_CAPS); drop="[${drop%,}]"
   tmp="$f.capfilter.$$"
   if "$JQ" --argjson drop "$drop" \
