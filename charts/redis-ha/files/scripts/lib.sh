@@ -66,11 +66,19 @@ with_timeout() {
   shift
   "$@" &
   _pid=$!
-  (sleep "$_secs" && kill "$_pid") >/dev/null 2>&1 &
+  # The watchdog reaps its own sleep when stopped: an orphan would be re-parented to PID 1,
+  # which in the container is redis-server, and it logs "detected child with unmatched pid".
+  (
+    trap 'kill "$_sleep" 2>/dev/null; wait "$_sleep"; exit 0' TERM
+    sleep "$_secs" &
+    _sleep=$!
+    wait "$_sleep" && kill "$_pid"
+  ) >/dev/null 2>&1 &
   _watch=$!
   wait "$_pid"
   _rc=$?
   kill "$_watch" >/dev/null 2>&1
+  wait "$_watch"
   return "$_rc"
 }
 
