@@ -92,7 +92,10 @@ def keys(prefix):
 
 
 def cmd(pod, port, *args):
-    print(json.dumps(safe(lambda: conn(HOSTS[int(pod)], int(port), 5).execute_command(*args))))
+    """The server's reply as sent (no redis-py parsing: SET gives "OK", LASTSAVE an integer)."""
+    client = conn(HOSTS[int(pod)], int(port), 5)
+    client.response_callbacks.clear()
+    print(json.dumps(safe(lambda: client.execute_command(*args))))
 
 
 if __name__ == "__main__":

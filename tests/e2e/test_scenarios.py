@@ -179,9 +179,9 @@ def _info(rel, pod):
 class TestSingleMode:
     def test_k_one_replica_serves_reads_and_writes(self, make_release):
         """(k) replicas: 1 installs and serves reads and writes."""
-        single = make_release("solo", "e2e-single", {"replicas": 1})
+        single = make_release(REL, "e2e-single", {"replicas": 1})
         assert single.agent("cmd", "0", "6379", "SET", "k", "v") == "OK"
         assert single.agent("cmd", "0", "6379", "GET", "k") == "v"
         assert single.agent("cmd", "0", "6379", "ROLE")[0] == "master"
-        out = helm("test", "solo", "--namespace", "e2e-single", "--timeout", "5m")
+        out = helm("test", REL, "--namespace", "e2e-single", "--timeout", "5m")
         assert "Succeeded" in out
