@@ -45,6 +45,18 @@ rootfs_tar() {
   echo "$tar"
 }
 
+# _install_specs DIR FILE:DEST[:MODE] ...: copies each FILE to DIR/DEST (mode 0755 by default).
+_install_specs() {
+  local dir=$1 spec; shift
+  for spec in "$@"; do
+    local src=${spec%%:*} rest=${spec#*:}
+    local dest=${rest%%:*} mode=0755
+    [ "$rest" != "$dest" ] && mode=${rest#*:}
+    mkdir -p "$dir/$(dirname "$dest")"
+    install -m "$mode" "$src" "$dir/$dest"
+  done
+}
+
 # static_tar NAME KEYSRC FILE:DEST[:MODE] ... -> tiny rootfs (passwd/group/tmp + files), no distro
 static_tar() {
   local name=$1 keysrc=$2; shift 2
@@ -58,13 +70,7 @@ static_tar() {
   printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$dir/etc/passwd"
   printf 'root:x:0:\nnobody:x:65534:\n' >"$dir/etc/group"
   printf 'hosts: files dns\n' >"$dir/etc/nsswitch.conf"
-  for spec in "$@"; do
-    local src=${spec%%:*} rest=${spec#*:}
-    local dest=${rest%%:*} mode=0755
-    [ "$rest" != "$dest" ] && mode=${rest#*:}
-    mkdir -p "$dir/$(dirname "$dest")"
-    install -m "$mode" "$src" "$dir/$dest"
-  done
+  _install_specs "$dir" "$@"
   tar --numeric-owner -C "$dir" -cf "$tar.tmp" . && mv -f "$tar.tmp" "$tar"
   rm -rf "$dir"
   echo "$tar"
@@ -79,13 +85,7 @@ overlay_tar() {
   if [ -s "$tar" ]; then echo "$tar"; return 0; fi
   local dir="$CACHE/rootfs/$name-$key.d"
   rm -rf "$dir"; mkdir -p "$dir"
-  for spec in "$@"; do
-    local src=${spec%%:*} rest=${spec#*:}
-    local dest=${rest%%:*} mode=0755
-    [ "$rest" != "$dest" ] && mode=${rest#*:}
-    mkdir -p "$dir/$(dirname "$dest")"
-    install -m "$mode" "$src" "$dir/$dest"
-  done
+  _install_specs "$dir" "$@"
   cp "$base" "$tar.tmp"
   # only add the files themselves (directories already exist in the base)
   (cd "$dir" && find . -type f -o -type l) | tar --numeric-owner -C "$dir" -rf "$tar.tmp" -T - --no-recursion
