@@ -5,6 +5,7 @@
     agent.py write PREFIX SECONDS       JSON lines: one per write, through a Sentinel client
     agent.py keys PREFIX                JSON: keys with PREFIX on the current master
     agent.py cmd POD PORT ARGS...       JSON: one command's reply (or error) on a pod
+    agent.py fill POD PREFIX FROM TO V  JSON: count of PREFIX:i = V written on a pod
 Environment: REPLICAS, HOST_TEMPLATE (printf with %d), SENTINEL_SERVICE, MASTER_SET, PASSWORD_FILE.
 """
 import json
@@ -91,6 +92,12 @@ def keys(prefix):
     print(json.dumps(sorted(client.scan_iter(match=f"{prefix}:*", count=1000))))
 
 
+def fill(pod, prefix, start, end, value):
+    """SET prefix:i value for i in [start, end) on one pod; prints how many succeeded."""
+    client = conn(HOSTS[int(pod)], 6379, 5)
+    print(json.dumps(sum(bool(client.set(f"{prefix}:{i}", value)) for i in range(int(start), int(end)))))
+
+
 def cmd(pod, port, *args):
     """The server's reply as sent (no redis-py parsing: SET gives "OK", LASTSAVE an integer)."""
     client = conn(HOSTS[int(pod)], int(port), 5)
@@ -99,4 +106,4 @@ def cmd(pod, port, *args):
 
 
 if __name__ == "__main__":
-    {"state": state, "write": write, "keys": keys, "cmd": cmd}[sys.argv[1]](*sys.argv[2:])
+    {"state": state, "write": write, "keys": keys, "cmd": cmd, "fill": fill}[sys.argv[1]](*sys.argv[2:])

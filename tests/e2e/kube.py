@@ -129,6 +129,18 @@ class Release:
 
     # ---- running things in pods -------------------------------------------------------
     def exec(self, pod: str, command: list[str], container: str | None = None, timeout: float = 120) -> tuple[int, str, str]:
+        """Run `command` in a pod. When the container runtime fails to start the process at all
+        (seen now and then with the offline cluster's runc wrapper), the command never ran, so it
+        is started again, up to three times."""
+        for attempt in range(3):
+            try:
+                return self._exec_once(pod, command, container, timeout)
+            except ValueError as exc:  # the client could not parse a runtime error as an exit code
+                failure = exc
+                time.sleep(1)
+        raise AssertionError(f"exec {command} in {pod} never started: {failure}")
+
+    def _exec_once(self, pod: str, command: list[str], container: str | None, timeout: float) -> tuple[int, str, str]:
         resp = stream(self.core.connect_get_namespaced_pod_exec, pod, self.namespace, container=container, command=command,
                       stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
         out, err = [], []

@@ -148,8 +148,8 @@ class TestBackupRestore:
         """(j) The README's procedure: back up, write more, restore; the data equals the backup."""
         rcli = lambda pod, *a: rel.agent("cmd", pod.rsplit("-", 1)[1], "6379", *a)  # noqa: E731
         master = rel.pod_of(rel.master_host())
-        for i in range(100):
-            rcli(master, "SET", f"j:{i}", "backup")
+        ordinal = master.rsplit("-", 1)[1]
+        assert rel.agent("fill", ordinal, "j", "0", "100", "backup") == 100
         assert rcli(master, "WAIT", "2", "5000") == 2
         before = rcli(master, "LASTSAVE")
         rcli(master, "BGSAVE")
@@ -157,8 +157,7 @@ class TestBackupRestore:
         backup = tmp_path / "dump.rdb"
         kubectl("cp", f"{NS}/{master}:/data/dump.rdb", str(backup), "-c", "redis")
         expected = set(rel.stored_keys("j"))
-        for i in range(100, 150):
-            rcli(master, "SET", f"j:{i}", "after backup")
+        assert rel.agent("fill", ordinal, "j", "100", "150", "after backup") == 50
         rcli(master, "DEL", "j:0")
         kubectl("cp", str(backup), f"{NS}/{REL}-0:/data/restore.rdb", "-c", "redis")
         kubectl("scale", "statefulset", REL, "-n", NS, "--replicas=0")
