@@ -83,20 +83,12 @@ def undocumented(values: dict, params: list[Param]) -> list[str]:
     return missing
 
 
+# bool before int: True is an int in Python.
+JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+
+
 def json_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    return next((name for kind, name in JSON_TYPES if isinstance(value, kind)), "null")
 
 
 def build_schema(params: list[Param], overrides: dict) -> dict:
