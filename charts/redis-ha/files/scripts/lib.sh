@@ -42,6 +42,15 @@ node_host() {
   printf "$NODE_HOST_TEMPLATE" "$1"
 }
 
+# peer_hosts: the host names of every other ordinal, one per line.
+peer_hosts() {
+  _p=0
+  while [ "$_p" -lt "$REPLICAS" ]; do
+    [ "$_p" -eq "$POD_ORDINAL" ] || printf '%s\n' "$(node_host "$_p")"
+    _p=$((_p + 1))
+  done
+}
+
 my_host() {
   node_host "$POD_ORDINAL"
 }

@@ -68,12 +68,7 @@ main() {
     log "master without connected replicas: nothing to hand over to"
     exit 0
   fi
-  SENTINELS=$LOCAL_HOST
-  _i=0
-  while [ "$_i" -lt "$REPLICAS" ]; do
-    [ "$_i" -eq "$POD_ORDINAL" ] || SENTINELS="$SENTINELS $(node_host "$_i")"
-    _i=$((_i + 1))
-  done
+  SENTINELS="$LOCAL_HOST $(peer_hosts)"
   _start=$(date +%s)
   log "master with $_replicas replica(s): pausing writes and handing over"
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT PAUSE $((PRESTOP_TIMEOUT * 1000)) WRITE >/dev/null

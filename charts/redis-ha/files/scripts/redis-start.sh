@@ -24,38 +24,33 @@ find_master() {
   _peers=0
   _absent=0
   _redis_masters=""
-  _i=0
-  while [ "$_i" -lt "$REPLICAS" ]; do
-    if [ "$_i" -ne "$POD_ORDINAL" ]; then
-      _peers=$((_peers + 1))
-      _host=$(node_host "$_i")
-      _named=$(sentinel_master "$_host")
-      case $? in
-        0)
-          if [ "$_named" = "$ME" ]; then
-            NAMED_ME=$((NAMED_ME + 1))
-            log "sentinel on $_host names this pod as master; it restarted, so waiting for a failover"
-          elif [ "$(role "$_named" "$REDIS_PORT")" = master ]; then
-            MASTER=$_named
-            log "sentinel on $_host names $MASTER and it answers ROLE master"
-            return 0
-          else
-            log "sentinel on $_host names $_named, which does not answer ROLE master; not trusted"
-          fi
-          ;;
-        2)
-          _absent=$((_absent + 1))
-          log "peer $_host does not exist"
-          ;;
-        *)
-          if [ "$(role "$_host" "$REDIS_PORT")" = master ]; then
-            _redis_masters="$_redis_masters $_host"
-          fi
-          log "sentinel on $_host gave no answer"
-          ;;
-      esac
-    fi
-    _i=$((_i + 1))
+  for _host in $(peer_hosts); do
+    _peers=$((_peers + 1))
+    _named=$(sentinel_master "$_host")
+    case $? in
+      0)
+        if [ "$_named" = "$ME" ]; then
+          NAMED_ME=$((NAMED_ME + 1))
+          log "sentinel on $_host names this pod as master; it restarted, so waiting for a failover"
+        elif [ "$(role "$_named" "$REDIS_PORT")" = master ]; then
+          MASTER=$_named
+          log "sentinel on $_host names $MASTER and it answers ROLE master"
+          return 0
+        else
+          log "sentinel on $_host names $_named, which does not answer ROLE master; not trusted"
+        fi
+        ;;
+      2)
+        _absent=$((_absent + 1))
+        log "peer $_host does not exist"
+        ;;
+      *)
+        if [ "$(role "$_host" "$REDIS_PORT")" = master ]; then
+          _redis_masters="$_redis_masters $_host"
+        fi
+        log "sentinel on $_host gave no answer"
+        ;;
+    esac
   done
   # shellcheck disable=SC2086 # split the list of hosts
   set -- $_redis_masters

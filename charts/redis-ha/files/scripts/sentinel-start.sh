@@ -18,16 +18,12 @@
 
 # current_master: prints the master this Sentinel should monitor, or nothing yet.
 current_master() {
-  _i=0
-  while [ "$_i" -lt "$REPLICAS" ]; do
-    if [ "$_i" -ne "$POD_ORDINAL" ]; then
-      _named=$(sentinel_master "$(node_host "$_i")") &&
-        [ "$(role "$_named" "$REDIS_PORT")" = master ] && {
-        printf '%s\n' "$_named"
-        return 0
-      }
-    fi
-    _i=$((_i + 1))
+  for _host in $(peer_hosts); do
+    _named=$(sentinel_master "$_host") &&
+      [ "$(role "$_named" "$REDIS_PORT")" = master ] && {
+      printf '%s\n' "$_named"
+      return 0
+    }
   done
   case $(role "$LOCAL_HOST" "$REDIS_PORT") in
     master) printf '%s\n' "$ME" ;;
