@@ -22,15 +22,23 @@ import redis
 
 from tests.helm import CHART, by_kind_name, render_chart
 from tests.polling import wait_for
+from tests.tls import make_certificates
 
 SCRIPTS = CHART / "files" / "scripts"
 REDIS_PORT = 16379
 SENTINEL_PORT = 36379
+PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT = 16380, 36380  # tls.plainPorts
 PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
 # Rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
 # with a PATH holding only these, so a dependency on anything else fails the tests.
 ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "sh", "cat", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr")
+ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe")
 _nets = itertools.count((os.getpid() * 7) % 200 + 20)
+
+
+def acl_password(role: str) -> str:
+    """The password of an ACL role in script tests: distinct per role, special characters kept."""
+    return f"{role}-{PASSWORD}"
 
 
 def chart_configs(values: dict) -> dict[str, str]:
@@ -69,11 +77,28 @@ class Cluster:
         self.config_dir = self.tmp / "config"
         self.config_dir.mkdir(parents=True, exist_ok=True)
         values = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 5000}, **self.values}
+        # TLS (values tls.enabled): a CA and one DNS-only certificate naming every node, like the
+        # chart's Certificate; the configs' /tls/ paths point at this test's copy.
+        self.tls_dir = self.tmp / "tls" if values.get("tls", {}).get("enabled") else None
+        if self.tls_dir:
+            make_certificates(self.tls_dir, [self.host(i) for i in range(self.replicas)])
+            values = {**values, "tls": {"existingSecret": "harness-tls", **values["tls"]}}
         for name, text in chart_configs(values).items():
             (self.config_dir / name).write_text(text)
+        if self.tls_dir:
+            for conf in self.config_dir.iterdir():
+                conf.write_text(conf.read_text().replace(" /tls/", f" {self.tls_dir}/"))
         self.password_file = self.tmp / "password"
         self.password_file.write_text(PASSWORD)
         self.password_file.chmod(0o400)
+        # Passwords accepted besides PASSWORD (rotation); rewrite the file and restart to change.
+        self.accepted_file = self.tmp / "accepted-passwords"
+        # ACL users (values acl.enabled): one password file per role, as the chart mounts them.
+        self.acl_dir = self.tmp / "acl" if values.get("acl", {}).get("enabled") else None
+        if self.acl_dir:
+            self.acl_dir.mkdir(exist_ok=True)
+            for role in ACL_ROLES:
+                (self.acl_dir / role).write_text(acl_password(role))
         (self.tmp / "nsswitch.conf").write_text("hosts: files\n")
         self.bin = self.tmp / "bin"
         self.bin.mkdir(exist_ok=True)
@@ -126,6 +151,8 @@ class Cluster:
             "QUORUM": str(self.replicas // 2 + 1),
             "SENTINEL_ID_PREFIX": "ab" * 16,
             "PASSWORD_FILE": str(self.password_file) if self.auth else "",
+            "ACCEPTED_PASSWORDS_FILE": str(self.accepted_file) if self.auth else "",
+            "ACL_DIR": str(self.acl_dir) if self.acl_dir else "",
             "CONFIG_DIR": str(self.config_dir),
             "RUN_DIR": str(run),
             "DATA_DIR": str(data),
@@ -136,6 +163,10 @@ class Cluster:
             "CLI_TIMEOUT": "2",
             "PRESTOP_TIMEOUT": "20",
         }
+        if self.tls_dir:
+            env.update(TLS_ENABLED="true", TLS_CERT_FILE=str(self.tls_dir / "tls.crt"), TLS_KEY_FILE=str(self.tls_dir / "tls.key"), TLS_CA_FILE=str(self.tls_dir / "ca.crt"))
+            if self.values["tls"].get("plainPorts", {}).get("enabled"):
+                env.update(PLAIN_REDIS_PORT=str(PLAIN_REDIS_PORT), PLAIN_SENTINEL_PORT=str(PLAIN_SENTINEL_PORT))
         env.update({k: str(v) for k, v in extra.items()})
         return env
 
@@ -174,11 +205,21 @@ class Cluster:
         self.procs.clear()
 
     # ---- clients ------------------------------------------------------------------------
+    def tls_kwargs(self) -> dict:
+        """redis-py TLS options: verify against the CA and present the nodes' certificate. The
+        test process dials IPs (names resolve only inside the nodes' mount namespace), so host
+        names are checked separately (tests/scripts/test_tls.py)."""
+        if not self.tls_dir:
+            return {}
+        return {"ssl": True, "ssl_ca_certs": str(self.tls_dir / "ca.crt"), "ssl_certfile": str(self.tls_dir / "tls.crt"),
+                "ssl_keyfile": str(self.tls_dir / "tls.key"), "ssl_cert_reqs": "required", "ssl_check_hostname": False}
+
     def redis(self, i: int, **kw) -> redis.Redis:
+        kw = {**self.tls_kwargs(), **kw}
         return redis.Redis(host=self.ip(i), port=REDIS_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, **kw)
 
     def sentinel(self, i: int) -> redis.Redis:
-        return redis.Redis(host=self.ip(i), port=SENTINEL_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, decode_responses=True)
+        return redis.Redis(host=self.ip(i), port=SENTINEL_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, decode_responses=True, **self.tls_kwargs())
 
     def sentinel_list(self, i: int, sub: str) -> list[dict]:
         """SENTINEL REPLICAS|SENTINELS as dicts, whatever form the redis-py version returns."""

@@ -60,11 +60,15 @@ def test_password_only_in_secret(docs):
 
 
 def test_secret_volumes_are_0400(docs):
-    """Rule 4: mounted secret files are owner-read-only."""
+    """Rule 4: mounted secret files (plain or projected Secret volumes) are owner-read-only."""
     for d in workloads(docs):
         for v in containers_of(d)[1]["volumes"]:
             if "secret" in v:
-                assert v["secret"]["defaultMode"] == 0o400
+                assert v["secret"]["defaultMode"] == 0o400, v["name"]
+            if "projected" in v:
+                assert v["projected"]["defaultMode"] == 0o400, v["name"]
+                assert all(set(source) == {"secret"} for source in v["projected"]["sources"]), v["name"]
+            assert "mode" not in str(v).replace("defaultMode", ""), f"a per-item mode overrides 0400 in {v['name']}"
 
 
 def test_probes_on_chart_containers(docs):

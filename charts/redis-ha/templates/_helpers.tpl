@@ -77,6 +77,11 @@ Call as (include "redis-ha.image" .Values.image) with an object holding registry
 {{- ternary .Values.auth.existingSecretPasswordKey "password" (ne .Values.auth.existingSecret "") -}}
 {{- end -}}
 
+{{/* redis-ha.acceptedPasswordsKey: returns the key of the passwords accepted during a rotation, call as (include "redis-ha.acceptedPasswordsKey" .) */}}
+{{- define "redis-ha.acceptedPasswordsKey" -}}
+{{- ternary .Values.auth.existingSecretAcceptedPasswordsKey "accepted-passwords" (ne .Values.auth.existingSecret "") -}}
+{{- end -}}
+
 {{/* redis-ha.serviceAccountName: returns the ServiceAccount the pods use, call as (include "redis-ha.serviceAccountName" .) */}}
 {{- define "redis-ha.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
@@ -133,12 +138,32 @@ call as (include "redis-ha.nodeHostTemplate" .) */}}
   value: {{ printf "%s/%s" .Release.Namespace (include "redis-ha.fullname" .) | sha1sum | trunc 32 | quote }}
 - name: PASSWORD_FILE
   value: {{ ternary "/secrets/password" "" .Values.auth.enabled | quote }}
+- name: ACCEPTED_PASSWORDS_FILE
+  value: {{ ternary "/secrets/accepted-passwords" "" .Values.auth.enabled | quote }}
+- name: ACL_DIR
+  value: {{ ternary "/secrets/acl" "" (and .Values.auth.enabled .Values.acl.enabled) | quote }}
 - name: BOOT_ATTEMPTS
   value: {{ .Values.boot.attempts | quote }}
 - name: BOOT_INTERVAL
   value: {{ .Values.boot.intervalSeconds | quote }}
 - name: PRESTOP_TIMEOUT
   value: {{ .Values.preStop.timeoutSeconds | quote }}
+{{- if .Values.tls.enabled }}
+- name: TLS_ENABLED
+  value: "true"
+- name: TLS_CERT_FILE
+  value: /tls/tls.crt
+- name: TLS_KEY_FILE
+  value: /tls/tls.key
+- name: TLS_CA_FILE
+  value: /tls/ca.crt
+{{- if .Values.tls.plainPorts.enabled }}
+- name: PLAIN_REDIS_PORT
+  value: {{ .Values.tls.plainPorts.redis | quote }}
+- name: PLAIN_SENTINEL_PORT
+  value: {{ .Values.tls.plainPorts.sentinel | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -156,6 +181,9 @@ call as (include "redis-ha.nodeHostTemplate" .) */}}
 - name: secret
   mountPath: /secrets
   readOnly: true
+{{- end }}
+{{- with include "redis-ha.tlsVolumeMount" . }}
+{{ . }}
 {{- end }}
 - name: run
   mountPath: /run/redis
@@ -183,4 +211,68 @@ context so the Secret and its checksum annotation see the same value. Call as (i
 {{- $_ := set . "redisHaPassword" $password -}}
 {{- end -}}
 {{- .redisHaPassword -}}
+{{- end -}}
+
+{{/* redis-ha.tlsSecretName: returns the Secret holding the TLS certificate, key and CA: tls.existingSecret
+or the one cert-manager fills, call as (include "redis-ha.tlsSecretName" .) */}}
+{{- define "redis-ha.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "redis-ha.fullname" .)) .Values.tls.existingSecret -}}
+{{- end -}}
+
+{{/* redis-ha.tlsVolumeMount: returns a list item mounting the TLS files at /tls (tls.crt, tls.key,
+ca.crt), or nothing when TLS is off, call as (include "redis-ha.tlsVolumeMount" .) */}}
+{{- define "redis-ha.tlsVolumeMount" -}}
+{{- if .Values.tls.enabled -}}
+- name: tls
+  mountPath: /tls
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.tlsVolume: returns a list item with the TLS Secret volume (owner-read-only files named
+as /tls expects), or nothing when TLS is off, call as (include "redis-ha.tlsVolume" .) */}}
+{{- define "redis-ha.tlsVolume" -}}
+{{- if .Values.tls.enabled -}}
+{{- $keys := ternary (list "tls.crt" "tls.key" "ca.crt") (list .Values.tls.certKey .Values.tls.keyKey .Values.tls.caKey) .Values.tls.certManager.enabled -}}
+- name: tls
+  secret:
+    secretName: {{ include "redis-ha.tlsSecretName" . }}
+    defaultMode: 0400
+    items:
+      - key: {{ index $keys 0 }}
+        path: tls.crt
+      - key: {{ index $keys 1 }}
+        path: tls.key
+      - key: {{ index $keys 2 }}
+        path: ca.crt
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.tlsDnsNames: returns the certificate's DNS SANs as a YAML list: every pod FQDN, the headless
+and the client Service in short, namespaced, .svc and fully qualified forms, then
+tls.certManager.extraDnsNames. Call as (include "redis-ha.tlsDnsNames" .) */}}
+{{- define "redis-ha.tlsDnsNames" -}}
+{{- $names := list -}}
+{{- range $i := until (int .Values.replicas) -}}
+{{- $names = append $names (printf (include "redis-ha.nodeHostTemplate" $) (toString $i)) -}}
+{{- end -}}
+{{- range $svc := list (include "redis-ha.headless" .) (include "redis-ha.fullname" .) -}}
+{{- $names = concat $names (list $svc (printf "%s.%s" $svc $.Release.Namespace) (printf "%s.%s.svc" $svc $.Release.Namespace) (printf "%s.%s.svc.%s" $svc $.Release.Namespace $.Values.clusterDomain)) -}}
+{{- end -}}
+{{- concat $names .Values.tls.certManager.extraDnsNames | uniq | toYaml -}}
+{{- end -}}
+
+{{/* redis-ha.tlsConfig: returns the redis.conf/sentinel.conf TLS lines, or nothing when TLS is off; the
+start scripts add tls-port and port. Redis and Sentinel also present tls-cert-file when they connect
+to a server, and in sentinel.conf tls-replication makes Sentinel use TLS towards Redis and its peers
+(https://redis.io/docs/latest/operate/oss_and_stack/management/security/encryption/#sentinel).
+Call as (include "redis-ha.tlsConfig" .) */}}
+{{- define "redis-ha.tlsConfig" -}}
+{{- if .Values.tls.enabled -}}
+tls-cert-file /tls/tls.crt
+tls-key-file /tls/tls.key
+tls-ca-cert-file /tls/ca.crt
+tls-replication yes
+tls-auth-clients {{ ternary "yes" "no" .Values.tls.authClients }}
+{{- end -}}
 {{- end -}}

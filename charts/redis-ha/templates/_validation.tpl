@@ -19,6 +19,31 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and $v.auth.enabled $v.auth.password $v.auth.existingSecret -}}
 {{- $errors = append $errors "auth.password: set either auth.password or auth.existingSecret, not both" -}}
 {{- end -}}
+{{- if and $v.auth.acceptedPasswords $v.auth.existingSecret -}}
+{{- $errors = append $errors (printf "auth.acceptedPasswords: with auth.existingSecret the chart writes no Secret; put the accepted passwords in %s under the key %s (auth.existingSecretAcceptedPasswordsKey), one per line" $v.auth.existingSecret $v.auth.existingSecretAcceptedPasswordsKey) -}}
+{{- end -}}
+{{- if and $v.auth.acceptedPasswords (not $v.auth.enabled) -}}
+{{- $errors = append $errors "auth.acceptedPasswords: needs auth.enabled=true" -}}
+{{- end -}}
+{{- if $v.acl.enabled -}}
+{{- if not $v.auth.enabled -}}
+{{- $errors = append $errors "acl.enabled: needs auth.enabled=true; the default user keeps the auth password and the scripts administer with it" -}}
+{{- end -}}
+{{- if not $v.acl.existingSecret -}}
+{{- $keys := list -}}
+{{- range $role, $user := $v.acl.users -}}
+{{- $keys = append $keys $user.passwordKey -}}
+{{- end -}}
+{{- $errors = append $errors (printf "acl.existingSecret: acl.enabled needs the name of a Secret holding the ACL users' passwords under the keys %s" (join ", " $keys)) -}}
+{{- end -}}
+{{- $names := list -}}
+{{- range $role, $user := $v.acl.users -}}
+{{- if has $user.name $names -}}
+{{- $errors = append $errors (printf "acl.users.%s.name: %q is already the name of another ACL user; each user needs its own name" $role $user.name) -}}
+{{- end -}}
+{{- $names = append $names $user.name -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.pdb.enabled (gt $n 1) (ne (toString $v.pdb.minAvailable) "") (not (kindIs "string" $v.pdb.minAvailable)) -}}
 {{- if ge (int $v.pdb.minAvailable) $n -}}
 {{- $errors = append $errors (printf "pdb.minAvailable: must be lower than replicas (%d), or no node could ever be drained; got %d" $n (int $v.pdb.minAvailable)) -}}
@@ -47,8 +72,35 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and $v.metrics.enabled (gt $n 1) (has (int $v.metrics.sentinelPort) (list (int $v.metrics.port) (int $v.redis.port) (int $v.sentinel.port))) -}}
 {{- $errors = append $errors (printf "metrics.sentinelPort: must differ from metrics.port, redis.port and sentinel.port, the exporters share the pod's network; got %d" (int $v.metrics.sentinelPort)) -}}
 {{- end -}}
-{{- if $v.tls.enabled -}}
-{{- $errors = append $errors "tls.enabled: TLS is not available in this chart version yet; set it to false" -}}
+{{- $tls := $v.tls -}}
+{{- $cm := $tls.certManager -}}
+{{- if and $tls.enabled (not $tls.existingSecret) (not $cm.enabled) -}}
+{{- $errors = append $errors "tls.enabled: needs a certificate source; set tls.existingSecret or tls.certManager.enabled" -}}
+{{- end -}}
+{{- if and $tls.existingSecret $cm.enabled -}}
+{{- $errors = append $errors "tls.existingSecret: set either tls.existingSecret or tls.certManager.enabled, not both" -}}
+{{- end -}}
+{{- if and $cm.enabled (not $tls.enabled) -}}
+{{- $errors = append $errors "tls.certManager.enabled: needs tls.enabled=true, the certificate is only used with TLS on" -}}
+{{- end -}}
+{{- if and $tls.enabled $cm.enabled (not (.Capabilities.APIVersions.Has "cert-manager.io/v1/Certificate")) -}}
+{{- $errors = append $errors "tls.certManager.enabled: the cluster has no cert-manager.io/v1 Certificate API; install cert-manager or use tls.existingSecret" -}}
+{{- end -}}
+{{- if and $tls.enabled $cm.enabled (not $cm.issuerRef.name) -}}
+{{- $errors = append $errors "tls.certManager.issuerRef.name: name the Issuer or ClusterIssuer that signs the certificate" -}}
+{{- end -}}
+{{- if and $tls.enabled $tls.plainPorts.enabled -}}
+{{- $taken := list (int $v.redis.port) (int $v.sentinel.port) -}}
+{{- if $v.metrics.enabled -}}
+{{- $taken = concat $taken (list (int $v.metrics.port) (int $v.metrics.sentinelPort)) -}}
+{{- end -}}
+{{- range $key := list "redis" "sentinel" -}}
+{{- $port := int (index $tls.plainPorts $key) -}}
+{{- $other := int (index $tls.plainPorts (ternary "sentinel" "redis" (eq $key "redis"))) -}}
+{{- if or (has $port $taken) (eq $port $other) -}}
+{{- $errors = append $errors (printf "tls.plainPorts.%s: must differ from redis.port, sentinel.port, the metrics ports and the other plain port; got %d" $key $port) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nredis-ha: invalid values:\n  - %s\n" (join "\n  - " $errors)) -}}

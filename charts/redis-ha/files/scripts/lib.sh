@@ -10,9 +10,14 @@
 #   POD_ORDINAL         this pod's ordinal; defaults to the suffix of $HOSTNAME
 #   REDIS_PORT SENTINEL_PORT MASTER_SET QUORUM
 #   PASSWORD_FILE       mounted Secret file with the password; empty when auth is off
+#   ACCEPTED_PASSWORDS_FILE  passwords also accepted for the default user, one per line (may be absent)
+#   ACL_DIR             directory of ACL user passwords, one file per role; empty without ACL users
 #   CONFIG_DIR RUN_DIR DATA_DIR
 #   CLI_TIMEOUT         seconds before a redis-cli call to a peer is abandoned
 #   LOCAL_HOST          address of this pod's own Redis and Sentinel (loopback in a pod)
+#   TLS_ENABLED         true: REDIS_PORT and SENTINEL_PORT speak TLS, and so does every redis-cli call
+#   TLS_CERT_FILE TLS_KEY_FILE TLS_CA_FILE  the pod's certificate, its key, the CA (PEM)
+#   PLAIN_REDIS_PORT PLAIN_SENTINEL_PORT    plain-text ports kept beside TLS; empty for TLS only
 
 : "${REDIS_PORT:=6379}"
 : "${SENTINEL_PORT:=26379}"
@@ -22,7 +27,16 @@
 : "${DATA_DIR:=/data}"
 : "${CLI_TIMEOUT:=3}"
 : "${LOCAL_HOST:=127.0.0.1}"
+: "${TLS_ENABLED:=false}"
+: "${TLS_CERT_FILE:=/tls/tls.crt}"
+: "${TLS_KEY_FILE:=/tls/tls.key}"
+: "${TLS_CA_FILE:=/tls/ca.crt}"
+: "${PLAIN_REDIS_PORT:=}"
+: "${PLAIN_SENTINEL_PORT:=}"
 : "${PASSWORD_FILE:=}"
+: "${ACCEPTED_PASSWORDS_FILE:=}"
+: "${ACL_DIR:=}"
+: "${CLI_USER:=}"
 # Kubernetes sets HOSTNAME to the pod name, <statefulset>-<ordinal>.
 # shellcheck disable=SC3028
 : "${POD_ORDINAL:=${HOSTNAME##*-}}"
@@ -64,9 +78,83 @@ load_auth() {
   fi
 }
 
+# login_as ROLE: with ACL users, later cli calls log in as ROLE's user (e.g. probe); without,
+# as the default user (load_auth).
+login_as() {
+  if [ -z "$ACL_DIR" ]; then
+    load_auth
+    return
+  fi
+  acl_login "$1"
+  CLI_USER=$ACL_USER
+  REDISCLI_AUTH=$ACL_PASSWORD
+  export REDISCLI_AUTH
+}
+
+# acl_password ROLE: prints the password an ACL role logs in with: the first line of its Secret
+# file. Further lines are passwords the user also accepts, for rotations.
+acl_password() {
+  [ -r "$ACL_DIR/$1" ] || die "ACL password file $ACL_DIR/$1 is not readable"
+  head -n 1 "$ACL_DIR/$1"
+}
+
+# conf_passwords: for each non-empty line of stdin, prints ` ">line"` (quoted for a config file).
+conf_passwords() {
+  while IFS= read -r _pw || [ -n "$_pw" ]; do
+    [ -z "$_pw" ] || printf ' %s' "$(conf_quote ">$_pw")"
+  done
+}
+
+# acl_user_name ROLE: prints the user name of an ACL role (CONFIG_DIR/redis-users.acl and
+# sentinel-users.acl list "<role> <name> <rules>").
+acl_user_name() {
+  _name=$(cat "$CONFIG_DIR/redis-users.acl" "$CONFIG_DIR/sentinel-users.acl" | sed -n "s/^$1 \([^ ]*\) .*/\1/p" | head -n 1)
+  [ -n "$_name" ] || die "no ACL user for role $1 in $CONFIG_DIR"
+  printf '%s\n' "$_name"
+}
+
+# acl_login ROLE: sets ACL_USER and ACL_PASSWORD to ROLE's name and password; exits when missing.
+acl_login() {
+  ACL_USER=$(acl_user_name "$1") || exit 1
+  ACL_PASSWORD=$(acl_password "$1") || exit 1
+}
+
 # conf_quote VALUE: VALUE as a double-quoted redis.conf/sentinel.conf argument.
 conf_quote() {
   printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"
+}
+
+# auth_config redis|sentinel: the config lines that protect a Redis or Sentinel: the default
+# user with the password and the passwords accepted during a rotation, then the ACL users of
+# CONFIG_DIR/<redis|sentinel>-users.acl, each accepting every line of its Secret file.
+# Prints nothing without auth.
+auth_config() {
+  [ -n "$PASSWORD_FILE" ] || return 0
+  printf 'user default reset on %s' "$(conf_quote ">$(cat "$PASSWORD_FILE")")"
+  if [ -n "$ACCEPTED_PASSWORDS_FILE" ] && [ -r "$ACCEPTED_PASSWORDS_FILE" ]; then
+    conf_passwords <"$ACCEPTED_PASSWORDS_FILE"
+  fi
+  printf ' ~* &* +@all\n'
+  [ -n "$ACL_DIR" ] || return 0
+  while read -r _role _name _rules; do
+    [ -n "$_role" ] || continue
+    [ -r "$ACL_DIR/$_role" ] || die "ACL password file $ACL_DIR/$_role is not readable"
+    printf 'user %s reset on' "$_name"
+    conf_passwords <"$ACL_DIR/$_role"
+    printf ' %s\n' "$_rules"
+  done <"$CONFIG_DIR/$1-users.acl"
+}
+
+# login_config ROLE USER_DIRECTIVE PASS_DIRECTIVE: the config lines a process logs in to its
+# peers with: ROLE's ACL user and password, or without ACL users the default user's password.
+login_config() {
+  if [ -n "$ACL_DIR" ]; then
+    acl_login "$1"
+    printf '%s %s\n' "$2" "$ACL_USER"
+    printf '%s %s\n' "$3" "$(conf_quote "$ACL_PASSWORD")"
+  elif [ -n "${REDISCLI_AUTH:-}" ]; then
+    printf '%s %s\n' "$3" "$(conf_quote "$REDISCLI_AUTH")"
+  fi
 }
 
 # with_timeout SECONDS CMD...: runs CMD, killing it after SECONDS (POSIX sh has no timeout(1)).
@@ -91,12 +179,33 @@ with_timeout() {
   return "$_rc"
 }
 
+# TLS_ARGS: the redis-cli options of every cli call, empty without TLS. With TLS, redis-cli
+# always presents the pod's certificate (servers may require one: tls-auth-clients) and verifies
+# the server's against the CA; it matches no host name, so 127.0.0.1 reaches the local node.
+# Used unquoted (redis-cli must stay the process with_timeout kills): the paths hold no spaces.
+TLS_ARGS=""
+if [ "$TLS_ENABLED" = true ]; then
+  TLS_ARGS="--tls --cacert $TLS_CA_FILE --cert $TLS_CERT_FILE --key $TLS_KEY_FILE"
+fi
+
+# port_config PORT PLAIN_PORT: the listener lines of redis.conf or sentinel.conf. With TLS, PORT
+# speaks TLS and the plain-text port is PLAIN_PORT, or 0 (none) when it is empty.
+port_config() {
+  if [ "$TLS_ENABLED" = true ]; then
+    echo "tls-port $1"
+    echo "port ${2:-0}"
+  else
+    echo "port $1"
+  fi
+}
+
 # cli HOST PORT ARGS...: one redis-cli call with a deadline; prints the raw reply and errors.
 cli() {
   _host=$1
   _port=$2
   shift 2
-  with_timeout "$CLI_TIMEOUT" redis-cli --no-raw -h "$_host" -p "$_port" "$@" 2>&1
+  # shellcheck disable=SC2086 # TLS_ARGS is a list of options
+  with_timeout "$CLI_TIMEOUT" redis-cli $TLS_ARGS ${CLI_USER:+--user "$CLI_USER"} --no-raw -h "$_host" -p "$_port" "$@" 2>&1
 }
 
 # cli_raw HOST PORT ARGS...: like cli but replies in raw form (one element per line).
@@ -104,7 +213,8 @@ cli_raw() {
   _host=$1
   _port=$2
   shift 2
-  with_timeout "$CLI_TIMEOUT" redis-cli --raw -h "$_host" -p "$_port" "$@" 2>&1
+  # shellcheck disable=SC2086 # TLS_ARGS is a list of options
+  with_timeout "$CLI_TIMEOUT" redis-cli $TLS_ARGS ${CLI_USER:+--user "$CLI_USER"} --raw -h "$_host" -p "$_port" "$@" 2>&1
 }
 
 # role HOST PORT: prints master, slave, sentinel or nothing when the node does not answer.

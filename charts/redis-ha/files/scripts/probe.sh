@@ -55,7 +55,7 @@ sentinel_readiness() {
   sentinel_master "$LOCAL_HOST" >/dev/null || fail "sentinel knows no master for $MASTER_SET"
 }
 
-load_auth
+login_as probe
 case ${1:-} in
   redis-liveness) redis_liveness ;;
   redis-readiness) redis_readiness ;;

@@ -108,15 +108,13 @@ write_config() {
   {
     cat "$CONFIG_DIR/redis.conf"
     echo "dir $DATA_DIR"
-    echo "port $REDIS_PORT"
+    port_config "$REDIS_PORT" "$PLAIN_REDIS_PORT"
     echo "bind $BIND_ADDRESS"
     # Identity is the pod's DNS name, never its IP, which changes on every restart.
     echo "replica-announce-ip $ME"
     echo "replica-announce-port $REDIS_PORT"
-    if [ -n "${REDISCLI_AUTH:-}" ]; then
-      printf '%s\n' "requirepass $(conf_quote "$REDISCLI_AUTH")"
-      printf '%s\n' "masterauth $(conf_quote "$REDISCLI_AUTH")"
-    fi
+    auth_config redis
+    login_config replication masteruser masterauth
     if [ "$MASTER" != self ]; then
       echo "replicaof $MASTER $REDIS_PORT"
     fi

@@ -47,7 +47,7 @@ main() {
   _conf=$RUN_DIR/sentinel.conf
   umask 077
   {
-    echo "port $SENTINEL_PORT"
+    port_config "$SENTINEL_PORT" "$PLAIN_SENTINEL_PORT"
     echo "bind $BIND_ADDRESS"
     echo "dir $RUN_DIR"
     printf 'sentinel myid %s%08x\n' "$SENTINEL_ID_PREFIX" "$POD_ORDINAL"
@@ -56,14 +56,10 @@ main() {
     echo "sentinel announce-hostnames yes"
     echo "sentinel announce-ip $ME"
     echo "sentinel announce-port $SENTINEL_PORT"
-    if [ -n "${REDISCLI_AUTH:-}" ]; then
-      printf '%s\n' "requirepass $(conf_quote "$REDISCLI_AUTH")"
-      printf '%s\n' "sentinel sentinel-pass $(conf_quote "$REDISCLI_AUTH")"
-    fi
+    auth_config sentinel
+    login_config sentinelPeer "sentinel sentinel-user" "sentinel sentinel-pass"
     echo "sentinel monitor $MASTER_SET $MASTER $REDIS_PORT $QUORUM"
-    if [ -n "${REDISCLI_AUTH:-}" ]; then
-      printf '%s\n' "sentinel auth-pass $MASTER_SET $(conf_quote "$REDISCLI_AUTH")"
-    fi
+    login_config sentinel "sentinel auth-user $MASTER_SET" "sentinel auth-pass $MASTER_SET"
     cat "$CONFIG_DIR/sentinel.conf"
   } >"$_conf.tmp"
   mv "$_conf.tmp" "$_conf"
