@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "redis-ha"
 KUBE_VERSION = "1.33.0"
 MONITORING_APIS = ("monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule")
+CERT_MANAGER_APIS = ("cert-manager.io/v1", "cert-manager.io/v1/Certificate")
 
 
 class HelmTemplateError(Exception):
@@ -44,7 +45,7 @@ def render_chart(
     release: str = "redis-ha",
     namespace: str = "default",
     kube_version: str = KUBE_VERSION,
-    api_versions: tuple[str, ...] = MONITORING_APIS,
+    api_versions: tuple[str, ...] = MONITORING_APIS + CERT_MANAGER_APIS,
     helm: str | None = None,
     show_only: tuple[str, ...] = (),
 ) -> list[dict]:

@@ -15,7 +15,7 @@ from kubernetes_validate import utils
 from referencing import Registry, Resource
 
 # Kinds from CRDs have no upstream schema; they are checked by the chart's own tests.
-CRD_GROUPS = ("monitoring.coreos.com/",)
+CRD_GROUPS = ("monitoring.coreos.com/", "cert-manager.io/")
 KUBE_VERSIONS = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0", "1.35.0")
 
 

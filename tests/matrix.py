@@ -37,4 +37,16 @@ def generated_cases() -> list[Case]:
     return cases
 
 
-MATRIX = ci_cases() + generated_cases()
+def tls_cases() -> list[Case]:
+    """TLS combinations; not in charts/redis-ha/ci/ because `ct install` there would need the
+    certificate Secret (or cert-manager) to exist before the chart."""
+    secret = {"enabled": True, "existingSecret": "redis-tls"}
+    return [
+        Case("tls-secret", {"tls": secret}),
+        Case("tls-cert-manager-auth-clients", {"tls": {"enabled": True, "authClients": True, "certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}}),
+        Case("tls-plain-ports-restricted-np", {"tls": {**secret, "plainPorts": {"enabled": True}}, "networkPolicy": {"allowExternal": False}}),
+        Case("tls-single-noauth", {"replicas": 1, "auth": {"enabled": False}, "tls": {**secret, "plainPorts": {"enabled": True}}}),
+    ]
+
+
+MATRIX = ci_cases() + generated_cases() + tls_cases()

@@ -12,7 +12,6 @@ BAD = [
     pytest.param({"auth": {"password": "p", "existingSecret": "s"}}, r"auth.password: set either auth.password or auth.existingSecret", id="password-and-existing-secret"),
     pytest.param({"pdb": {"minAvailable": 3}}, r"pdb.minAvailable: must be lower than replicas \(3\).* got 3", id="pdb-blocks-every-drain"),
     pytest.param({"persistence": {"size": "ten gigs"}}, r'persistence.size: must be a Kubernetes quantity such as 10Gi; got "ten gigs"', id="size-not-quantity"),
-    pytest.param({"tls": {"enabled": True}}, r"tls.enabled: TLS is not available in this chart version", id="tls-not-yet"),
     pytest.param({"metrics": {"podMonitor": {"enabled": True}, "serviceMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: enable either metrics.podMonitor or metrics.serviceMonitor, not both", id="both-monitors"),
     pytest.param({"metrics": {"enabled": False, "podMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: needs metrics.enabled=true", id="pod-monitor-without-exporter"),
     pytest.param({"metrics": {"enabled": False, "grafanaDashboard": {"enabled": True}}}, r"metrics.grafanaDashboard.enabled: needs metrics.enabled=true", id="dashboard-without-exporter"),
