@@ -77,11 +77,12 @@ class TestNoSelfElection:
 
 
 class TestRestart:
-    @pytest.mark.parametrize("persistence", [True, False], ids=["persistence", "no-persistence"])
-    def test_restarted_master_rejoins_as_replica_without_losing_data(self, make_cluster, persistence):
+    @pytest.mark.parametrize(("persistence", "values"), [(True, {}), (False, {"redis": {"config": {"save": "", "appendonly": False}}}), (True, {"tls": {"enabled": True}})],
+                             ids=["persistence", "no-persistence", "tls"])
+    def test_restarted_master_rejoins_as_replica_without_losing_data(self, make_cluster, persistence, values):
         """Rules 2 and 3: a restarted master is not believed when Sentinel still names it; it waits
-        for the failover and follows the new master, so an empty node never wipes the set."""
-        values = {} if persistence else {"redis": {"config": {"save": "", "appendonly": False}}}
+        for the failover and follows the new master, so an empty node never wipes the set. [tls]:
+        the same hard kill with TLS only (Sentinels, replication and the scripts over TLS)."""
         c = make_cluster(values=values)
         c.bootstrap()
         c.assert_invariants()

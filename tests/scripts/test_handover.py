@@ -4,6 +4,7 @@ import re
 import threading
 import time
 
+import pytest
 import redis
 
 
@@ -46,9 +47,11 @@ class Writer(threading.Thread):
 
 
 class TestPreStop:
-    def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster):
-        """Rule 6: pause writes, fail over, wait for the role change; every acknowledged write survives."""
-        c = make_cluster()
+    @pytest.mark.parametrize("values", [{}, {"tls": {"enabled": True}}], ids=["plain", "tls"])
+    def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster, values):
+        """Rule 6: pause writes, fail over, wait for the role change; every acknowledged write
+        survives (also with TLS only: the hook's redis-cli calls and Sentinel use TLS)."""
+        c = make_cluster(values=values)
         c.bootstrap()
         assert c.assert_invariants() == 0
         writer = Writer(c)
