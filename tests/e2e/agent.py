@@ -6,7 +6,8 @@
     agent.py keys PREFIX                JSON: keys with PREFIX on the current master
     agent.py cmd POD PORT ARGS...       JSON: one command's reply (or error) on a pod
     agent.py fill POD PREFIX FROM TO V  JSON: count of PREFIX:i = V written on a pod
-Environment: REPLICAS, HOST_TEMPLATE (printf with %d), SENTINEL_SERVICE, MASTER_SET, PASSWORD_FILE.
+Environment: REPLICAS, HOST_TEMPLATE (printf with %d), SENTINEL_SERVICE, MASTER_SET, PASSWORD_FILE,
+APP_USER and APP_PASSWORD_FILE, TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
 """
 import json
 import os
@@ -21,10 +22,18 @@ HOSTS = [os.environ["HOST_TEMPLATE"] % i for i in range(N)]
 MASTER_SET = os.environ.get("MASTER_SET", "mymaster")
 SERVICE = os.environ["SENTINEL_SERVICE"]
 PASSWORD = open(os.environ["PASSWORD_FILE"]).read() if os.environ.get("PASSWORD_FILE") else None
+# The application's login for writes and keys (an ACL user when APP_USER is set); state and
+# cmd administer with the default user.
+APP_USER = os.environ.get("APP_USER") or None
+APP_PASSWORD = open(os.environ["APP_PASSWORD_FILE"]).read() if os.environ.get("APP_PASSWORD_FILE") else PASSWORD
+# TLS_CA_FILE set (tls.enabled): every connection verifies the server's certificate and host name
+# against the CA and presents the client certificate (TLS_CERT_FILE, TLS_KEY_FILE) for authClients.
+TLS = {"ssl": True, "ssl_ca_certs": os.environ["TLS_CA_FILE"], "ssl_cert_reqs": "required", "ssl_check_hostname": True,
+       "ssl_certfile": os.environ.get("TLS_CERT_FILE"), "ssl_keyfile": os.environ.get("TLS_KEY_FILE")} if os.environ.get("TLS_CA_FILE") else {}
 
 
 def conn(host, port, timeout=2.0):
-    return redis.Redis(host=host, port=port, password=PASSWORD, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+    return redis.Redis(host=host, port=port, password=PASSWORD, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **TLS)
 
 
 def safe(fn):
@@ -56,7 +65,8 @@ def state():
 def master_client(timeout=0.5):
     if N == 1:
         return conn(HOSTS[0], 6379, timeout)
-    sentinel = Sentinel([(SERVICE, 26379)], sentinel_kwargs={"password": PASSWORD, "socket_timeout": timeout}, password=PASSWORD, socket_timeout=timeout, socket_connect_timeout=timeout)
+    login = {"username": APP_USER, "password": APP_PASSWORD, **TLS}
+    sentinel = Sentinel([(SERVICE, 26379)], sentinel_kwargs={**login, "socket_timeout": timeout}, **login, socket_timeout=timeout, socket_connect_timeout=timeout)
     return sentinel.master_for(MASTER_SET, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
 
 

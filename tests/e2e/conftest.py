@@ -16,6 +16,9 @@ from kubernetes import client, config
 from tests.e2e.kube import ARTIFACTS, ROOT, Release, helm
 
 REPORT = ROOT / "build" / "e2e-report.json"
+# Issue 5: every namespace of the tier enforces the restricted Pod Security Standard, so the
+# chart's pods, its helm test pod and the harness' own pods are proven to comply.
+RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 _namespaces: set[str] = set()
 _figures: dict[str, dict] = {}
 
@@ -64,8 +67,12 @@ def make_release(core, chart):
     """Installs a release in a fresh namespace (an old one of the same name is deleted first)."""
     made: list[Release] = []
 
-    def make(name: str, namespace: str, values: dict | None = None, replicas: int | None = None) -> Release:
+    def make(name: str, namespace: str, values: dict | None = None, replicas: int | None = None,
+             secrets: dict[str, dict[str, str]] | None = None) -> Release:
+        """`secrets`: Secrets (name: {key: value}) created in the namespace before the install."""
         fresh_namespace(core, namespace)
+        for secret, data in (secrets or {}).items():
+            core.create_namespaced_secret(namespace, client.V1Secret(metadata=client.V1ObjectMeta(name=secret), string_data=data))
         values = values or {}
         rel = Release(core, chart, name, namespace, values, replicas or values.get("replicas", 3))
         rel.install_seconds = rel.install()
@@ -95,7 +102,7 @@ def fresh_namespace(core, namespace: str) -> None:
             if exc.status == 404:
                 break
             raise
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=RESTRICTED)))
 
 
 @pytest.fixture

@@ -105,6 +105,21 @@ class Release:
             volumes.append(client.V1Volume(name="secret", secret=client.V1SecretVolumeSource(secret_name=secret, default_mode=0o400)))
             mounts.append(client.V1VolumeMount(name="secret", mount_path="/secrets"))
             env["PASSWORD_FILE"] = "/secrets/password"
+        acl = self.values.get("acl", {})
+        if acl.get("enabled"):
+            key = acl.get("users", {}).get("app", {}).get("passwordKey", "app-password")
+            items = [client.V1KeyToPath(key=key, path="password")]
+            volumes.append(client.V1Volume(name="app-secret", secret=client.V1SecretVolumeSource(secret_name=acl["existingSecret"], items=items, default_mode=0o400)))
+            mounts.append(client.V1VolumeMount(name="app-secret", mount_path="/app-secret"))
+            env.update({"APP_USER": acl.get("users", {}).get("app", {}).get("name", "app"), "APP_PASSWORD_FILE": "/app-secret/password"})
+        tls = self.values.get("tls", {})
+        if tls.get("enabled"):
+            # The release's certificate Secret: its CA verifies the servers, its certificate is the
+            # client certificate tls.authClients asks for.
+            secret = tls.get("existingSecret") or f"{self.name}-tls"
+            volumes.append(client.V1Volume(name="tls", secret=client.V1SecretVolumeSource(secret_name=secret, default_mode=0o400)))
+            mounts.append(client.V1VolumeMount(name="tls", mount_path="/tls"))
+            env.update({"TLS_CA_FILE": "/tls/ca.crt", "TLS_CERT_FILE": "/tls/tls.crt", "TLS_KEY_FILE": "/tls/tls.key"})
         pod = client.V1Pod(
             metadata=client.V1ObjectMeta(name=name, labels=labels),
             spec=client.V1PodSpec(
@@ -160,6 +175,13 @@ class Release:
         if rc != 0:
             raise AssertionError(f"agent {args} failed ({rc}): {err}{out}")
         return json.loads(out)
+
+    def scrape(self, host: str, port: int) -> str:
+        """The Prometheus text of an exporter, fetched from inside the cluster (the client pod)."""
+        code = f"import urllib.request;print(urllib.request.urlopen('http://{host}:{port}/metrics',timeout=10).read().decode())"
+        rc, out, err = self.exec(self.client_pod, ["python3", "-c", code])
+        assert rc == 0, f"scrape {host}:{port}: {err}"
+        return out
 
     def start_writer(self, prefix: str, seconds: float) -> "Writer":
         w = Writer(self, prefix, seconds)
@@ -232,13 +254,18 @@ class Writer(threading.Thread):
         self.release, self.prefix, self.seconds = release, prefix, seconds
         self.records: list[dict] = []
         self.error = ""
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Ends the stream before `seconds`; the agent in the pod dies on its next write (broken pipe)."""
+        self.stopped = True
 
     def run(self):
         resp = stream(self.release.core.connect_get_namespaced_pod_exec, self.release.client_pod, self.release.namespace,
                       command=["python3", "/agent/agent.py", "write", self.prefix, str(self.seconds)],
                       stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
         buf = ""
-        while resp.is_open():
+        while resp.is_open() and not self.stopped:
             resp.update(timeout=1)
             if resp.peek_stdout():
                 buf += resp.read_stdout()
@@ -247,6 +274,33 @@ class Writer(threading.Thread):
             if resp.peek_stderr():
                 self.error += resp.read_stderr()
         resp.close()
+
+
+def kill_master(rel: Release, grace: int | None) -> tuple[str, float]:
+    """Deletes the master's pod (grace 0: a hard kill, None: the pod's own grace period, so
+    preStop hands over). Returns (old master host, event time)."""
+    master = rel.master_host()
+    pod = rel.pod_of(master)
+    at = time.time()
+    rel.core.delete_namespaced_pod(pod, rel.namespace, grace_period_seconds=grace)
+    return master, at
+
+
+def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30, lead: float = 4) -> dict:
+    """Writes for `seconds`; `action()` runs after `lead` seconds and returns (old master, event
+    time). Waits for the pods and DESIGN.md's invariants, records and returns the figures."""
+    writer = rel.start_writer(name, seconds)
+    time.sleep(lead)
+    old, at = action()
+    writer.join(seconds + 120)
+    assert not writer.is_alive(), "writer did not finish"
+    assert writer.records, f"writer produced nothing: {writer.error}"
+    rel.wait_all_ready()
+    master = rel.invariants()
+    figs = figures(writer.records, at, rel.stored_keys(name), old)
+    figs.update({"old_master": old, "new_master": master})
+    record(name, figs, writer.records)
+    return figs
 
 
 def figures(records: list[dict], event_at: float, stored: set[str], old_master: str | None = None) -> dict:
