@@ -127,11 +127,9 @@ class TestSeed:
         """auth.existingSecret redis-password, key password: mounted read-only with mode 0400, no Secret rendered."""
         assert not of_kind(docs, "Secret")
         volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
-        assert volumes["secret"]["secret"] == {
-            "secretName": "redis-password",
-            "defaultMode": 0o400,
-            "items": [{"key": "password", "path": "password"}],
-        }
+        projected = volumes["secret"]["projected"]
+        assert projected["defaultMode"] == 0o400
+        assert projected["sources"][0] == {"secret": {"name": "redis-password", "items": [{"key": "password", "path": "password"}]}}
         for name in ("redis", "sentinel"):
             c = container(sts, name)
             assert {"name": "secret", "mountPath": "/secrets", "readOnly": True} in c["volumeMounts"]

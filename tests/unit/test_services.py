@@ -57,7 +57,8 @@ class TestSecret:
         docs = render_chart({"auth": {"existingSecret": "redis-password", "existingSecretPasswordKey": "pw"}})
         assert not [d for d in docs if d["kind"] == "Secret"]
         vol = next(v for v in by_kind_name(docs, "StatefulSet", "redis-ha")["spec"]["template"]["spec"]["volumes"] if v["name"] == "secret")
-        assert vol["secret"] == {"secretName": "redis-password", "defaultMode": 0o400, "items": [{"key": "pw", "path": "password"}]}
+        assert vol["projected"]["defaultMode"] == 0o400
+        assert vol["projected"]["sources"][0] == {"secret": {"name": "redis-password", "items": [{"key": "pw", "path": "password"}]}}
 
 
 class TestPodDisruptionBudget:
