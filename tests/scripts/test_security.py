@@ -99,6 +99,7 @@ class TestAclUsers:
         app_sentinel = as_user(c, 1, "app", port=SENTINEL_PORT)
         assert app_sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")[0] == c.host(0)
         for role, command in (("app", ("SENTINEL", "FAILOVER", "mymaster")), ("app", ("SENTINEL", "SET", "mymaster", "quorum", "1")),
+                              ("app", ("CLIENT", "KILL", "TYPE", "normal")), ("app", ("CLIENT", "LIST")),
                               ("probe", ("SENTINEL", "MASTERS")), ("sentinelPeer", ("SENTINEL", "FAILOVER", "mymaster"))):
             with pytest.raises(redis.exceptions.NoPermissionError, match="has no permissions to run"):
                 as_user(c, 1, role, port=SENTINEL_PORT).execute_command(*command)
