@@ -2,7 +2,7 @@
 """Runs inside the e2e client pod (python3 + redis-py), where Sentinel names resolve.
 
     agent.py state                      JSON: role of every pod, every Sentinel's view
-    agent.py write PREFIX SECONDS       JSON lines: one per write, through a Sentinel client
+    agent.py write PREFIX SECONDS       JSON lines: one per write, through a Sentinel client (until /tmp/PREFIX.stop)
     agent.py keys PREFIX                JSON: keys with PREFIX on the current master
     agent.py cmd POD PORT ARGS...       JSON: one command's reply (or error) on a pod
     agent.py fill POD PREFIX FROM TO V  JSON: count of PREFIX:i = V written on a pod
@@ -71,11 +71,13 @@ def master_client(timeout=0.5):
 
 
 def write(prefix, seconds):
-    """Unique keys; every 5th write is also confirmed with WAIT 1 (a replica has it)."""
+    """Unique keys; every 5th write is also confirmed with WAIT 1 (a replica has it). Ends after
+    SECONDS, or earlier once /tmp/PREFIX.stop exists (an exec'd process outlives its closed stream)."""
     client = master_client()
     end = time.time() + float(seconds)
+    stop = f"/tmp/{prefix}.stop"
     i = 0
-    while time.time() < end:
+    while time.time() < end and not os.path.exists(stop):
         key = f"{prefix}:{i}"
         started = time.time()
         rec = {"t": started, "k": key}

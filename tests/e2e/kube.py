@@ -254,18 +254,19 @@ class Writer(threading.Thread):
         self.release, self.prefix, self.seconds = release, prefix, seconds
         self.records: list[dict] = []
         self.error = ""
-        self.stopped = False
 
     def stop(self) -> None:
-        """Ends the stream before `seconds`; the agent in the pod dies on its next write (broken pipe)."""
-        self.stopped = True
+        """Ends the writes before `seconds`: the agent checks for a stop file between writes and
+        exits, which ends the stream with every write it made recorded."""
+        rc, _, err = self.release.exec(self.release.client_pod, ["touch", f"/tmp/{self.prefix}.stop"])
+        assert rc == 0, f"stopping writer {self.prefix}: {err}"
 
     def run(self):
         resp = stream(self.release.core.connect_get_namespaced_pod_exec, self.release.client_pod, self.release.namespace,
                       command=["python3", "/agent/agent.py", "write", self.prefix, str(self.seconds)],
                       stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
         buf = ""
-        while resp.is_open() and not self.stopped:
+        while resp.is_open():
             resp.update(timeout=1)
             if resp.peek_stdout():
                 buf += resp.read_stdout()
@@ -287,12 +288,22 @@ def kill_master(rel: Release, grace: int | None) -> tuple[str, float]:
 
 
 def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30, lead: float = 4) -> dict:
-    """Writes for `seconds`; `action()` runs after `lead` seconds and returns (old master, event
-    time). Waits for the pods and DESIGN.md's invariants, records and returns the figures."""
-    writer = rel.start_writer(name, seconds)
+    """Writes for `seconds` and on until a master other than the old one has acknowledged a write
+    after the event (at most 300 s more: when the two surviving Sentinels split their votes, they
+    retry only after 2 x failover-timeout); `action()` runs after `lead` seconds and returns (old
+    master, event time). Waits for the pods and DESIGN.md's invariants, records and returns the figures."""
+    started = time.monotonic()
+    writer = rel.start_writer(name, seconds + 300)
     time.sleep(lead)
     old, at = action()
-    writer.join(seconds + 120)
+
+    def resumed() -> bool:
+        return any(r["ok"] and r["t"] >= at and r.get("m") != old for r in list(writer.records))
+
+    while writer.is_alive() and not (time.monotonic() - started >= seconds and resumed()):
+        time.sleep(0.5)
+    writer.stop()
+    writer.join(120)
     assert not writer.is_alive(), "writer did not finish"
     assert writer.records, f"writer produced nothing: {writer.error}"
     rel.wait_all_ready()
