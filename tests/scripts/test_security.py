@@ -136,6 +136,7 @@ class TestAclUsers:
         c = make_cluster(values=ACL_VALUES)
         c.bootstrap()
         (c.acl_dir / "probe").unlink()
+        (c.tmp / "run-0" / "redis.login").unlink()
         result = c.run(0, "probe.sh", "redis-readiness")
         assert result.returncode == 1
         assert f"FATAL: ACL password file {c.acl_dir}/probe is not readable" in result.stderr
@@ -164,6 +165,22 @@ def set_password(c, password: str, accepted: list[str]) -> None:
 
 def logs_of(c) -> str:
     return "\n".join(p.output() for p in c.procs.values())
+
+
+class TestProbeLogin:
+    @pytest.mark.parametrize("probe", ["redis-readiness", "redis-liveness", "sentinel-readiness", "sentinel-liveness"])
+    def test_probes_keep_the_password_the_server_started_with(self, make_cluster, probe):
+        """The kubelet rewrites mounted Secret files in running pods: a password changed in one step
+        must not fail every probe at once (the servers still run with the old one)."""
+        c = make_cluster()
+        c.bootstrap()
+        c.assert_invariants()
+        set_password(c, "changed in one step", [])
+        assert c.run(1, "probe.sh", probe).returncode == 0
+        (c.tmp / "run-1" / f"{probe.split('-')[0]}.login").unlink()
+        result = c.run(1, "probe.sh", probe)
+        assert result.returncode == 1
+        assert "WRONGPASS" in result.stdout
 
 
 class TestRotation:

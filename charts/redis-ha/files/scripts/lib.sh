@@ -91,6 +91,33 @@ login_as() {
   export REDISCLI_AUTH
 }
 
+# save_probe_login NAME: stores the login the probes use (the probe user's with ACL users, else
+# the default user's) in RUN_DIR/NAME.login as it is when the server starts. The kubelet updates
+# mounted Secret files in running pods; probes that switched to a password the server never
+# loaded would fail on every pod at once and restart them all together.
+save_probe_login() {
+  (
+    login_as probe
+    umask 077
+    { printf '%s\n' "$CLI_USER"; printf '%s' "${REDISCLI_AUTH:-}"; } >"$RUN_DIR/$1.login.tmp"
+    mv "$RUN_DIR/$1.login.tmp" "$RUN_DIR/$1.login"
+  )
+}
+
+# load_probe_login NAME: logs in as save_probe_login stored it; before that, as login_as probe.
+load_probe_login() {
+  if [ ! -r "$RUN_DIR/$1.login" ]; then
+    login_as probe
+    return
+  fi
+  CLI_USER=$(head -n 1 "$RUN_DIR/$1.login")
+  _pw=$(sed '1d' "$RUN_DIR/$1.login")
+  if [ -n "$_pw" ]; then
+    REDISCLI_AUTH=$_pw
+    export REDISCLI_AUTH
+  fi
+}
+
 # acl_password ROLE: prints the password an ACL role logs in with: the first line of its Secret
 # file. Further lines are passwords the user also accepts, for rotations.
 acl_password() {

@@ -55,7 +55,10 @@ sentinel_readiness() {
   sentinel_master "$LOCAL_HOST" >/dev/null || fail "sentinel knows no master for $MASTER_SET"
 }
 
-login_as probe
+case ${1:-} in
+  redis-*) load_probe_login redis ;;
+  sentinel-*) load_probe_login sentinel ;;
+esac
 case ${1:-} in
   redis-liveness) redis_liveness ;;
   redis-readiness) redis_readiness ;;

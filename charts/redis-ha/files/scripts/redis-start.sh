@@ -157,6 +157,7 @@ main() {
     log "WARNING: restoring on a replica; the full sync from $MASTER will replace the restored data"
   fi
   write_config
+  save_probe_login redis
   log "starting redis-server as $([ "$MASTER" = self ] && echo master || echo "replica of $MASTER")"
   if [ "$RESTORING" -eq 1 ] && grep -q '^appendonly yes' "$CONFIG_DIR/redis.conf"; then
     enable_aof_after_restore &

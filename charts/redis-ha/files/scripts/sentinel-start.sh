@@ -63,6 +63,7 @@ main() {
     cat "$CONFIG_DIR/sentinel.conf"
   } >"$_conf.tmp"
   mv "$_conf.tmp" "$_conf"
+  save_probe_login sentinel
   log "starting redis-sentinel monitoring $MASTER"
   exec redis-sentinel "$_conf"
 }
