@@ -121,8 +121,13 @@ load_probe_login() {
 # acl_password ROLE: prints the password an ACL role logs in with: the first line of its Secret
 # file. Further lines are passwords the user also accepts, for rotations.
 acl_password() {
-  [ -r "$ACL_DIR/$1" ] || die "ACL password file $ACL_DIR/$1 is not readable"
+  require_acl_file "$1"
   head -n 1 "$ACL_DIR/$1"
+}
+
+# require_acl_file ROLE: exits unless the Secret file of ROLE's passwords is readable.
+require_acl_file() {
+  [ -r "$ACL_DIR/$1" ] || die "ACL password file $ACL_DIR/$1 is not readable"
 }
 
 # conf_passwords: for each non-empty line of stdin, prints ` ">line"` (quoted for a config file).
@@ -165,7 +170,7 @@ auth_config() {
   [ -n "$ACL_DIR" ] || return 0
   while read -r _role _name _rules; do
     [ -n "$_role" ] || continue
-    [ -r "$ACL_DIR/$_role" ] || die "ACL password file $ACL_DIR/$_role is not readable"
+    require_acl_file "$_role"
     printf 'user %s reset on' "$_name"
     conf_passwords <"$ACL_DIR/$_role"
     printf ' %s\n' "$_rules"
