@@ -1,13 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
 """Runs inside the e2e client pod (python3 + redis-py), where Sentinel names resolve.
 
-    agent.py state                      JSON: role of every pod, every Sentinel's view
+    agent.py state                      JSON: role of every Redis pod, every Sentinel's view
     agent.py write PREFIX SECONDS       JSON lines: one per write, through a Sentinel client (until /tmp/PREFIX.stop)
     agent.py keys PREFIX                JSON: keys with PREFIX on the current master
-    agent.py cmd POD PORT ARGS...       JSON: one command's reply (or error) on a pod
+    agent.py count PREFIX               JSON: how many keys with PREFIX the current master holds
+    agent.py cmd TARGET PORT ARGS...    JSON: one command's reply (or error); TARGET is a Redis ordinal
+                                        ("0"), a Sentinel ordinal ("s0") or a host name
     agent.py fill POD PREFIX FROM TO V  JSON: count of PREFIX:i = V written on a pod
-Environment: REPLICAS, HOST_TEMPLATE (printf with %d), SENTINEL_SERVICE, MASTER_SET, PASSWORD_FILE,
-APP_USER and APP_PASSWORD_FILE, TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
+    agent.py bulk PREFIX COUNT BYTES    JSON: COUNT values of BYTES each written through Sentinel, then WAIT
+Environment: REPLICAS, HOST_TEMPLATE (printf with %d), SENTINELS, SENTINEL_HOST_TEMPLATE (printf
+with %d), REDIS_PORT, SENTINEL_PORT, MASTER_SET, PASSWORD_FILE, SENTINEL_AUTH (0: Sentinels take no
+password), APP_USER and APP_PASSWORD_FILE, TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
+
+The writer is configured as the chart's docs recommend for Sentinel-aware clients: every
+Sentinel pod's FQDN, connect and socket timeouts of 0.5 s, and no client-side backoff (one attempt
+per command, the next write 100 ms after a failure), so the outage it measures is the server's.
 """
 import json
 import os
@@ -15,13 +23,19 @@ import sys
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 N = int(os.environ["REPLICAS"])
 HOSTS = [os.environ["HOST_TEMPLATE"] % i for i in range(N)]
+S = int(os.environ.get("SENTINELS", N if N > 1 else 0))
+SENTINEL_HOSTS = [os.environ.get("SENTINEL_HOST_TEMPLATE", os.environ["HOST_TEMPLATE"]) % i for i in range(S)]
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
+SENTINEL_PORT = int(os.environ.get("SENTINEL_PORT", "26379"))
 MASTER_SET = os.environ.get("MASTER_SET", "mymaster")
-SERVICE = os.environ["SENTINEL_SERVICE"]
 PASSWORD = open(os.environ["PASSWORD_FILE"]).read() if os.environ.get("PASSWORD_FILE") else None
+SENTINEL_PASSWORD = PASSWORD if os.environ.get("SENTINEL_AUTH", "1") != "0" else None
 # The application's login for writes and keys (an ACL user when APP_USER is set); state and
 # cmd administer with the default user.
 APP_USER = os.environ.get("APP_USER") or None
@@ -30,10 +44,17 @@ APP_PASSWORD = open(os.environ["APP_PASSWORD_FILE"]).read() if os.environ.get("A
 # against the CA and presents the client certificate (TLS_CERT_FILE, TLS_KEY_FILE) for authClients.
 TLS = {"ssl": True, "ssl_ca_certs": os.environ["TLS_CA_FILE"], "ssl_cert_reqs": "required", "ssl_check_hostname": True,
        "ssl_certfile": os.environ.get("TLS_CERT_FILE"), "ssl_keyfile": os.environ.get("TLS_KEY_FILE")} if os.environ.get("TLS_CA_FILE") else {}
+# The writer's timeouts (the docs' recommendation) and its pause after a failed write.
+TIMEOUT = float(os.environ.get("CLIENT_TIMEOUT", "0.5"))
+RETRY_PAUSE = float(os.environ.get("CLIENT_RETRY_PAUSE", "0.1"))
+# WAIT's own timeout stays under the socket timeout, so a WAIT that times out is "not acknowledged", not an error.
+WAIT_MS = int(os.environ.get("WAIT_MS", "250"))
 
 
-def conn(host, port, timeout=2.0):
-    return redis.Redis(host=host, port=port, password=PASSWORD, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True, **TLS)
+def conn(host, port, timeout=2.0, password=None):
+    password = password if password is not None else (SENTINEL_PASSWORD if port == SENTINEL_PORT else PASSWORD)
+    return redis.Redis(host=host, port=port, password=password, socket_timeout=timeout, socket_connect_timeout=timeout,
+                       decode_responses=True, **TLS)
 
 
 def safe(fn):
@@ -44,36 +65,90 @@ def safe(fn):
 
 
 def state():
+    """Every Redis pod's role, replication info and run_id; every Sentinel's master (and the
+    run_id of the server at that address, so a Sentinel naming an IP is compared by identity),
+    CKQUORUM and the peers and replicas it knows."""
     out = {"pods": {}, "sentinels": {}}
     for host in HOSTS:
-        r = conn(host, 6379)
+        r = conn(host, REDIS_PORT)
         out["pods"][host] = {
             "role": safe(lambda: r.role()[0]),
             "replication": safe(lambda: r.info("replication")),
+            "run_id": safe(lambda: r.info("server")["run_id"]),
         }
-        if N > 1:
-            s = conn(host, 26379)
-            out["sentinels"][host] = {
-                "master": safe(lambda: s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_SET)),
-                "ckquorum": safe(lambda: s.execute_command("SENTINEL", "CKQUORUM", MASTER_SET)),
-                "sentinels": safe(lambda: len(s.execute_command("SENTINEL", "SENTINELS", MASTER_SET))),
-                "replicas": safe(lambda: len(s.execute_command("SENTINEL", "REPLICAS", MASTER_SET))),
-            }
+    run_ids: dict = {}
+    for host in SENTINEL_HOSTS:
+        s = conn(host, SENTINEL_PORT)
+        view = {
+            "master": safe(lambda: s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_SET)),
+            "ckquorum": safe(lambda: s.execute_command("SENTINEL", "CKQUORUM", MASTER_SET)),
+            "sentinel_peers": safe(lambda: [p["name"] + "@" + str(p.get("ip")) for p in s.sentinel_sentinels(MASTER_SET)]),
+            "replica_addrs": safe(lambda: [f"{p['ip']}:{p['port']}" for p in s.sentinel_slaves(MASTER_SET)]),
+            "tilt": safe(lambda: s.info("sentinel").get("sentinel_tilt")),
+        }
+        view["sentinels"] = len(view["sentinel_peers"]) if isinstance(view["sentinel_peers"], list) else view["sentinel_peers"]
+        view["replicas"] = len(view["replica_addrs"]) if isinstance(view["replica_addrs"], list) else view["replica_addrs"]
+        if isinstance(view["master"], list):
+            addr = (view["master"][0], int(view["master"][1]))
+            if addr not in run_ids:
+                run_ids[addr] = safe(lambda: conn(addr[0], addr[1], 1.0, PASSWORD).info("server")["run_id"])
+            view["master_run_id"] = run_ids[addr]
+        out["sentinels"][host] = view
     print(json.dumps(out))
 
 
-def master_client(timeout=0.5):
-    if N == 1:
-        return conn(HOSTS[0], 6379, timeout)
+class RecordingSentinel(Sentinel):
+    """A redis-py Sentinel that notes every master discovery: when it started, how long it took,
+    which Sentinel answered and with what (the client's own share of an outage)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.discoveries = []
+
+    def discover_master(self, service_name):
+        started = time.time()
+        entry = {"t": started}
+        try:
+            address = super().discover_master(service_name)
+            entry["addr"] = address[0]
+            first = self.sentinels[0].connection_pool.connection_kwargs
+            entry["by"] = first.get("host")
+            return address
+        except Exception as exc:
+            entry["err"] = f"{type(exc).__name__}: {str(exc)[:160]}"
+            raise
+        finally:
+            entry["d"] = round(time.time() - started, 4)
+            self.discoveries.append(entry)
+
+
+def sentinel_client(timeout=TIMEOUT):
     login = {"username": APP_USER, "password": APP_PASSWORD, **TLS}
-    sentinel = Sentinel([(SERVICE, 26379)], sentinel_kwargs={**login, "socket_timeout": timeout}, **login, socket_timeout=timeout, socket_connect_timeout=timeout)
-    return sentinel.master_for(MASTER_SET, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+    once = Retry(NoBackoff(), 0)
+    # The application logs in to the Sentinels as itself (ACL), else with the Sentinel password (if any).
+    sentinel_login = login if APP_USER else {"password": SENTINEL_PASSWORD, **TLS}
+    sentinel = RecordingSentinel(
+        [(h, SENTINEL_PORT) for h in SENTINEL_HOSTS],
+        sentinel_kwargs={**sentinel_login, "socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": once},
+        **login, socket_timeout=timeout, socket_connect_timeout=timeout, retry=once)
+    return sentinel, sentinel.master_for(MASTER_SET, socket_timeout=timeout, socket_connect_timeout=timeout, retry=once, decode_responses=True)
+
+
+def master_client(timeout=TIMEOUT):
+    if S == 0:
+        return conn(HOSTS[0], REDIS_PORT, timeout, APP_PASSWORD)
+    return sentinel_client(timeout)[1]
 
 
 def write(prefix, seconds):
-    """Unique keys; every 5th write is also confirmed with WAIT 1 (a replica has it). Ends after
-    SECONDS, or earlier once /tmp/PREFIX.stop exists (an exec'd process outlives its closed stream)."""
-    client = master_client()
+    """Unique keys; every 5th write is sent with WAIT 1 on the same connection (a pipeline), so
+    "wait" >= 1 means a replica has it. Each record: t (start), d (duration), k, ok, m (the master
+    address used), err, wait, and "disc" (the Sentinel discoveries made during this write). Ends
+    after SECONDS, or earlier once /tmp/PREFIX.stop exists (an exec'd process outlives its closed stream)."""
+    if S == 0:
+        sentinel, client = None, master_client()
+    else:
+        sentinel, client = sentinel_client()
     end = time.time() + float(seconds)
     stop = f"/tmp/{prefix}.stop"
     i = 0
@@ -81,22 +156,34 @@ def write(prefix, seconds):
         key = f"{prefix}:{i}"
         started = time.time()
         rec = {"t": started, "k": key}
+        seen = len(sentinel.discoveries) if sentinel else 0
         try:
-            client.set(key, i)
-            rec["ok"] = True
-            # The master this write went to, as the Sentinel client resolved it.
-            address = getattr(client.connection_pool, "master_address", None)
-            rec["m"] = address[0] if address else None
             if i % 5 == 0:
-                rec["wait"] = client.execute_command("WAIT", 1, 1000)
+                pipe = client.pipeline(transaction=False)
+                pipe.set(key, i)
+                pipe.execute_command("WAIT", 1, WAIT_MS)
+                set_reply, wait_reply = pipe.execute(raise_on_error=False)
+                if isinstance(set_reply, Exception):
+                    raise set_reply
+                rec["ok"] = True
+                rec["wait"] = wait_reply if isinstance(wait_reply, int) else -1
+                if not isinstance(wait_reply, int):
+                    rec["wait_err"] = f"{type(wait_reply).__name__}: {str(wait_reply)[:100]}"
+            else:
+                client.set(key, i)
+                rec["ok"] = True
         except Exception as exc:
             rec["ok"] = False
-            rec["err"] = type(exc).__name__ + ": " + str(exc)[:80]
-            time.sleep(0.02)
-        rec["d"] = time.time() - started
+            rec["err"] = type(exc).__name__ + ": " + str(exc)[:120]
+        # The master this write went to, as the Sentinel client resolved it.
+        address = getattr(client.connection_pool, "master_address", None) if sentinel else (HOSTS[0], REDIS_PORT)
+        rec["m"] = address[0] if address else None
+        rec["d"] = round(time.time() - started, 4)
+        if sentinel and len(sentinel.discoveries) > seen:
+            rec["disc"] = sentinel.discoveries[seen:]
         print(json.dumps(rec), flush=True)
         i += 1
-        time.sleep(0.005)
+        time.sleep(RETRY_PAUSE if not rec["ok"] else 0.005)
 
 
 def keys(prefix):
@@ -104,18 +191,48 @@ def keys(prefix):
     print(json.dumps(sorted(client.scan_iter(match=f"{prefix}:*", count=1000))))
 
 
+def count(prefix):
+    client = master_client(timeout=10)
+    print(json.dumps(sum(1 for _ in client.scan_iter(match=f"{prefix}:*", count=5000))))
+
+
 def fill(pod, prefix, start, end, value):
     """SET prefix:i value for i in [start, end) on one pod; prints how many succeeded."""
-    client = conn(HOSTS[int(pod)], 6379, 5)
+    client = conn(HOSTS[int(pod)], REDIS_PORT, 5)
     print(json.dumps(sum(bool(client.set(f"{prefix}:{i}", value)) for i in range(int(start), int(end)))))
+
+
+def bulk(prefix, count_, size):
+    """COUNT keys of SIZE bytes each through the Sentinel client, in pipelines of about 8 MB,
+    then WAIT for every replica; prints {"written": n, "replicas_acked": r, "seconds": s}."""
+    client = master_client(timeout=60)
+    count_, size = int(count_), int(size)
+    per = max(1, (8 << 20) // size)
+    value = os.urandom(size // 2).hex()[:size]
+    started, written = time.time(), 0
+    for base in range(0, count_, per):
+        pipe = client.pipeline(transaction=False)
+        for i in range(base, min(count_, base + per)):
+            pipe.set(f"{prefix}:{i}", value)
+        written += sum(bool(r) for r in pipe.execute())
+    acked = client.execute_command("WAIT", max(N - 1, 0), 120000)
+    print(json.dumps({"written": written, "replicas_acked": acked, "seconds": round(time.time() - started, 1)}))
+
+
+def target(name):
+    if name.isdigit():
+        return HOSTS[int(name)]
+    if name[:1] == "s" and name[1:].isdigit():
+        return SENTINEL_HOSTS[int(name[1:])]
+    return name
 
 
 def cmd(pod, port, *args):
     """The server's reply as sent (no redis-py parsing: SET gives "OK", LASTSAVE an integer)."""
-    client = conn(HOSTS[int(pod)], int(port), 5)
+    client = conn(target(pod), int(port), 5)
     client.response_callbacks.clear()
     print(json.dumps(safe(lambda: client.execute_command(*args))))
 
 
 if __name__ == "__main__":
-    {"state": state, "write": write, "keys": keys, "cmd": cmd, "fill": fill}[sys.argv[1]](*sys.argv[2:])
+    {"state": state, "write": write, "keys": keys, "count": count, "cmd": cmd, "fill": fill, "bulk": bulk}[sys.argv[1]](*sys.argv[2:])

@@ -46,6 +46,70 @@ def wait_for(what: str, check, timeout: float = 120.0, interval: float = 1.0):
 
 
 @dataclass
+class Layout:
+    """Where a release's Redis and Sentinel pods are: names, hosts, containers, selectors. Our
+    chart's comes from the values it was installed with (Layout.for_chart); a chaos profile
+    gives another chart's (tests/chaos/profiles, templates with {fullname} {namespace} {i} {pod})."""
+
+    fullname: str
+    namespace: str
+    replicas: int
+    sentinels: int
+    colocated: bool
+    redis_pod: str = "{fullname}-{i}"
+    redis_host: str = "{pod}.{fullname}-headless.{namespace}.svc.{domain}"
+    sentinel_pod: str = "{fullname}-sentinel-{i}"
+    sentinel_host: str = "{pod}.{fullname}-headless.{namespace}.svc.{domain}"
+    redis_container: str = "redis"
+    sentinel_container: str = "sentinel"
+    redis_statefulset: str = "{fullname}"
+    sentinel_statefulset: str = "{fullname}-sentinel"
+    redis_selector: str = "app.kubernetes.io/instance={release},app.kubernetes.io/component=server"
+    sentinel_selector: str = "app.kubernetes.io/instance={release},app.kubernetes.io/component=sentinel"
+    master_set: str = "mymaster"
+    redis_port: int = 6379
+    sentinel_port: int = 26379
+    domain: str = "cluster.local"
+    release: str = ""
+
+    @classmethod
+    def for_chart(cls, release: str, namespace: str, values: dict, replicas: int | None = None,
+                  colocated: bool | None = None) -> "Layout":
+        """charts/redis-ha: Sentinels in their own StatefulSet unless sentinel.colocated; none
+        at all with replicas 1."""
+        sentinel = values.get("sentinel", {})
+        n = replicas or values.get("replicas", 3)
+        colocated = sentinel.get("colocated", False) if colocated is None else colocated
+        sentinels = 0 if n == 1 else (n if colocated else sentinel.get("replicas", 3))
+        layout = cls(values.get("fullnameOverride") or release, namespace, n, sentinels, colocated,
+                     master_set=sentinel.get("masterSet", "mymaster"), redis_port=values.get("redis", {}).get("port", 6379),
+                     sentinel_port=sentinel.get("port", 26379), domain=values.get("clusterDomain", "cluster.local"), release=release)
+        if colocated:
+            layout.sentinel_pod, layout.sentinel_statefulset, layout.sentinel_selector = layout.redis_pod, layout.redis_statefulset, layout.redis_selector
+        return layout
+
+    def fmt(self, template: str, **kw) -> str:
+        return template.format(fullname=self.fullname, namespace=self.namespace, domain=self.domain, release=self.release or self.fullname, **kw)
+
+    def pod(self, i: int) -> str:
+        return self.fmt(self.redis_pod, i=i)
+
+    def host(self, i: int) -> str:
+        return self.fmt(self.redis_host, pod=self.pod(i), i=i)
+
+    def spod(self, i: int) -> str:
+        return self.fmt(self.sentinel_pod, i=i)
+
+    def shost(self, i: int) -> str:
+        return self.fmt(self.sentinel_host, pod=self.spod(i), i=i)
+
+    def printf(self, sentinel: bool = False) -> str:
+        """The host template with %d for the ordinal (agent.py's HOST_TEMPLATE)."""
+        pod = self.fmt(self.sentinel_pod if sentinel else self.redis_pod, i="%d")
+        return self.fmt(self.sentinel_host if sentinel else self.redis_host, pod=pod, i="%d")
+
+
+@dataclass
 class Release:
     """One installed chart release and its client pod."""
 
@@ -55,16 +119,71 @@ class Release:
     namespace: str
     values: dict = field(default_factory=dict)
     replicas: int = 3
+    # None: from the values (sentinel.colocated, default false); True/False forces a layout.
+    colocated: bool | None = None
+    layout: Layout | None = None
+    values_files: list = field(default_factory=lambda: [E2E_VALUES])
+    # Secret name and key of the password (None: from auth.*), whether the Sentinels ask for it.
+    password_secret: tuple | None = None
+    sentinel_auth: bool = True
+    client_labels: dict | None = None
+    extra_helm_args: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.layout is None:
+            self.layout = Layout.for_chart(self.name, self.namespace, self.values, self.replicas, self.colocated)
+        self.replicas = self.layout.replicas
+
+    @property
+    def fullname(self) -> str:
+        return self.layout.fullname
 
     @property
     def client_pod(self) -> str:
-        return f"{self.name}-client"
+        return f"{self.fullname}-client"
+
+    @property
+    def sentinels(self) -> int:
+        """How many Sentinels the release runs (0 with replicas 1)."""
+        return self.layout.sentinels
+
+    @property
+    def is_colocated(self) -> bool:
+        return self.layout.colocated
+
+    @property
+    def sentinel_container(self) -> str:
+        return self.layout.sentinel_container
+
+    @property
+    def redis_container(self) -> str:
+        return self.layout.redis_container
 
     def host(self, i: int) -> str:
-        return f"{self.name}-{i}.{self.name}-headless.{self.namespace}.svc.cluster.local"
+        return self.layout.host(i)
+
+    def pod(self, i: int) -> str:
+        return self.layout.pod(i)
+
+    def sentinel_host(self, i: int) -> str:
+        return self.layout.shost(i)
+
+    def sentinel_pod(self, i: int) -> str:
+        return self.layout.spod(i)
 
     def pod_of(self, host: str) -> str:
+        """The pod of a Redis or Sentinel host name."""
+        for i in range(self.replicas):
+            if self.host(i) == host:
+                return self.pod(i)
+        for i in range(self.sentinels):
+            if self.sentinel_host(i) == host:
+                return self.sentinel_pod(i)
         return host.split(".")[0]
+
+    def ordinal(self, host_or_pod: str) -> int:
+        pod = self.pod_of(host_or_pod) if "." in host_or_pod else host_or_pod
+        return int(pod.rsplit("-", 1)[1])
 
     # ---- lifecycle -------------------------------------------------------------------
     def install(self, extra_values: dict | None = None, action: str = "install", chart: Path | None = None) -> float:
@@ -73,36 +192,45 @@ class Release:
         merged = {**self.values, **(extra_values or {})}
         values_file.write_text(yaml.safe_dump(merged))
         started = time.monotonic()
+        files = [arg for f in self.values_files for arg in ("--values", str(f))]
         helm(action, self.name, str(chart or self.chart), "--namespace", self.namespace, "--create-namespace",
-             "--values", str(E2E_VALUES), "--values", str(values_file), "--wait", "--timeout", "10m")
+             *files, "--values", str(values_file), *self.extra_helm_args, "--wait", "--timeout", "10m")
         return time.monotonic() - started
 
     def uninstall(self) -> None:
         subprocess.run(["helm", "uninstall", self.name, "--namespace", self.namespace, "--wait"], capture_output=True, check=False)
 
-    def start_client(self, labels: dict | None = None, name: str | None = None) -> str:
-        """A pod with python3 + redis-py and agent.py, allowed through the NetworkPolicy by default."""
+    def start_client(self, labels: dict | None = None, name: str | None = None, on_control_plane: bool = False) -> str:
+        """A pod with python3 + redis-py and agent.py, allowed through the NetworkPolicy by default.
+        on_control_plane: scheduled on the control-plane node, outside every fault the chaos
+        suite injects on workers (a stopped node would take the writer with it)."""
         name = name or self.client_pod
-        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"{self.name}-agent"), data={"agent.py": AGENT.read_text()})
+        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"{self.fullname}-agent"), data={"agent.py": AGENT.read_text()})
         try:
             self.core.create_namespaced_config_map(self.namespace, cm)
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            self.core.replace_namespaced_config_map(f"{self.name}-agent", self.namespace, cm)
-        labels = {f"{self.name}-client": "true"} if labels is None else labels
-        volumes = [client.V1Volume(name="agent", config_map=client.V1ConfigMapVolumeSource(name=f"{self.name}-agent"))]
+            self.core.replace_namespaced_config_map(f"{self.fullname}-agent", self.namespace, cm)
+        if labels is None:
+            labels = {k.format(fullname=self.fullname, release=self.name): v for k, v in (self.client_labels or {"{fullname}-client": "true"}).items()}
+        volumes = [client.V1Volume(name="agent", config_map=client.V1ConfigMapVolumeSource(name=f"{self.fullname}-agent"))]
         mounts = [client.V1VolumeMount(name="agent", mount_path="/agent")]
         env = {
             "REPLICAS": str(self.replicas),
-            "HOST_TEMPLATE": f"{self.name}-%d.{self.name}-headless.{self.namespace}.svc.cluster.local",
-            "SENTINEL_SERVICE": f"{self.name}.{self.namespace}.svc.cluster.local",
-            "MASTER_SET": "mymaster",
+            "HOST_TEMPLATE": self.layout.printf(),
+            "SENTINELS": str(self.sentinels),
+            "SENTINEL_HOST_TEMPLATE": self.layout.printf(sentinel=True),
+            "REDIS_PORT": str(self.layout.redis_port),
+            "SENTINEL_PORT": str(self.layout.sentinel_port),
+            "MASTER_SET": self.layout.master_set,
+            "SENTINEL_AUTH": "1" if self.sentinel_auth else "0",
             "PYTHONUNBUFFERED": "1",
         }
-        if self.values.get("auth", {}).get("enabled", True):
-            secret = self.values.get("auth", {}).get("existingSecret") or self.name
-            volumes.append(client.V1Volume(name="secret", secret=client.V1SecretVolumeSource(secret_name=secret, default_mode=0o400)))
+        if self.password_secret or self.values.get("auth", {}).get("enabled", True):
+            secret, key = self.password_secret or (self.values.get("auth", {}).get("existingSecret") or self.fullname, "password")
+            items = [client.V1KeyToPath(key=key, path="password")]
+            volumes.append(client.V1Volume(name="secret", secret=client.V1SecretVolumeSource(secret_name=secret, items=items, default_mode=0o400)))
             mounts.append(client.V1VolumeMount(name="secret", mount_path="/secrets"))
             env["PASSWORD_FILE"] = "/secrets/password"
         acl = self.values.get("acl", {})
@@ -132,6 +260,8 @@ class Release:
                     security_context=client.V1SecurityContext(run_as_user=999, run_as_non_root=True, allow_privilege_escalation=False, capabilities=client.V1Capabilities(drop=["ALL"]), seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault")),
                 )],
                 volumes=volumes,
+                node_selector={"node-role.kubernetes.io/control-plane": ""} if on_control_plane else None,
+                tolerations=[client.V1Toleration(key="node-role.kubernetes.io/control-plane", operator="Exists", effect="NoSchedule")] if on_control_plane else None,
             ),
         )
         try:
@@ -199,10 +329,18 @@ class Release:
             raise AssertionError(f"expected one master, got {masters}")
         return masters[0]
 
+    def master_address(self, st: dict | None = None) -> str | None:
+        """The master's address as the Sentinels name it (a host name with our chart, maybe an
+        IP with another): what the Sentinel client's writes record as "m"."""
+        st = st or self.state()
+        named = [s["master"][0] for s in st["sentinels"].values() if isinstance(s.get("master"), list)]
+        return max(set(named), key=named.count) if named else None
+
     def invariants(self, timeout: float = 180) -> str:
-        """DESIGN.md: one master; every Sentinel names it; CKQUORUM OK; N-1 sentinels and
-        replicas known (no ghosts); every replica's link up. Returns the master's host."""
-        n = self.replicas
+        """DESIGN.md: one master; every Sentinel (all Sentinel pods) names it; CKQUORUM OK; each
+        Sentinel knows sentinels-1 other Sentinels and replicas-1 replicas (no ghosts); every
+        replica's link up. Returns the master's host."""
+        n, s_count = self.replicas, self.sentinels
         problems: list[str] = []
 
         def check():
@@ -213,13 +351,17 @@ class Release:
                 problems.append(f"masters: {masters} roles: { {h: p['role'] for h, p in st['pods'].items()} }")
                 return False
             master = masters[0]
+            run_id = st["pods"][master].get("run_id")
+            if len(st["sentinels"]) != s_count:
+                problems.append(f"{len(st['sentinels'])} Sentinels answered, expected {s_count}")
             for host, s in st["sentinels"].items():
-                if not isinstance(s["master"], list) or s["master"][0] != master:
+                if not isinstance(s["master"], list) or (s["master"][0] != master and s.get("master_run_id") != run_id):
                     problems.append(f"sentinel {host} names {s['master']}")
                 if not str(s["ckquorum"]).startswith("OK"):
                     problems.append(f"sentinel {host} ckquorum {s['ckquorum']}")
-                if s["sentinels"] != n - 1 or s["replicas"] != n - 1:
-                    problems.append(f"sentinel {host} knows {s['sentinels']} sentinels / {s['replicas']} replicas")
+                if s["sentinels"] != s_count - 1 or s["replicas"] != n - 1:
+                    problems.append(f"sentinel {host} knows {s['sentinels']} sentinels / {s['replicas']} replicas "
+                                    f"(expected {s_count - 1} / {n - 1}): {s.get('sentinel_peers')} {s.get('replica_addrs')}")
             for host, p in st["pods"].items():
                 if host != master and p["replication"].get("master_link_status") != "up":
                     problems.append(f"replica {host} link {p['replication'].get('master_link_status')}")
@@ -234,15 +376,40 @@ class Release:
         return set(self.agent("keys", prefix))
 
     def pods(self) -> list[client.V1Pod]:
-        sel = f"app.kubernetes.io/instance={self.name},app.kubernetes.io/component=server"
+        """The Redis pods."""
+        sel = self.layout.fmt(self.layout.redis_selector)
         return self.core.list_namespaced_pod(self.namespace, label_selector=sel).items
 
+    def sentinel_pods(self) -> list[client.V1Pod]:
+        """The pods Sentinels run in (the Redis pods when co-located; none with replicas 1)."""
+        if not self.sentinels:
+            return []
+        sel = self.layout.fmt(self.layout.sentinel_selector)
+        return self.core.list_namespaced_pod(self.namespace, label_selector=sel).items
+
+    def sentinel_logs(self, since: float | None = None, previous: bool = False) -> dict[str, str]:
+        """Each Sentinel pod's sentinel container log (since an epoch time), keyed by pod name."""
+        out = {}
+        for p in self.sentinel_pods():
+            kw = {"since_seconds": max(1, int(time.time() - since) + 2)} if since else {}
+            try:
+                out[p.metadata.name] = self.core.read_namespaced_pod_log(p.metadata.name, self.namespace, container=self.sentinel_container, previous=previous, **kw)
+            except ApiException:
+                continue
+        return out
+
     def wait_all_ready(self, timeout: float = 600) -> None:
-        def ready():
-            pods = self.pods()
-            return len(pods) == self.replicas and all(
+        """Every Redis pod and every Sentinel pod exists, is not being deleted, and is Ready."""
+        def ready_set(pods, count):
+            return len(pods) == count and all(
                 p.metadata.deletion_timestamp is None and p.status.conditions and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions)
                 for p in pods)
+
+        def ready():
+            ok = ready_set(self.pods(), self.replicas)
+            if ok and self.sentinels and not self.is_colocated:
+                ok = ready_set(self.sentinel_pods(), self.sentinels)
+            return ok
         wait_for("all pods ready", ready, timeout, 2)
 
 
@@ -287,43 +454,65 @@ def kill_master(rel: Release, grace: int | None) -> tuple[str, float]:
     return master, at
 
 
-def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30, lead: float = 4) -> dict:
-    """Writes for `seconds` and on until a master other than the old one has acknowledged a write
-    after the event (at most 300 s more: when the two surviving Sentinels split their votes, they
-    retry only after 2 x failover-timeout); `action()` runs after `lead` seconds and returns (old
-    master, event time). Waits for the pods and DESIGN.md's invariants, records and returns the figures."""
+def new_master_acked(old: set, at: float):
+    """run_with_writes' default end: a master other than the old one acknowledged a write after the event."""
+    return lambda records: any(r["ok"] and r["t"] >= at and r.get("m") not in old for r in records)
+
+
+def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30, lead: float = 4, until=None,
+                    settle_timeout: float = 600) -> dict:
+    """Writes for `seconds` and on until `until(records)` holds (default: a master other than the
+    old one has acknowledged a write after the event), at most 300 s more: when the surviving
+    Sentinels split their votes, they retry only after 2 x failover-timeout. `action()` runs after
+    `lead` seconds and returns (old master host, event time); `until`, when given, is called as
+    until(old_addresses, event_time) and returns the predicate. Waits for the pods and DESIGN.md's
+    invariants, records and returns the figures (and the raw records under "_records")."""
     started = time.monotonic()
+    old_addr = rel.master_address()
     writer = rel.start_writer(name, seconds + 300)
     time.sleep(lead)
     old, at = action()
+    olds = {a for a in (old, old_addr) if a}
+    done = (until or new_master_acked)(olds, at)
 
-    def resumed() -> bool:
-        return any(r["ok"] and r["t"] >= at and r.get("m") != old for r in list(writer.records))
-
-    while writer.is_alive() and not (time.monotonic() - started >= seconds and resumed()):
+    while writer.is_alive() and not (time.monotonic() - started >= seconds and done(list(writer.records))):
         time.sleep(0.5)
     writer.stop()
     writer.join(120)
     assert not writer.is_alive(), "writer did not finish"
     assert writer.records, f"writer produced nothing: {writer.error}"
-    rel.wait_all_ready()
+    rel.wait_all_ready(settle_timeout)
     master = rel.invariants()
-    figs = figures(writer.records, at, rel.stored_keys(name), old)
-    figs.update({"old_master": old, "new_master": master})
+    figs = figures(writer.records, at, rel.stored_keys(name), olds)
+    figs.update({"old_master": old, "new_master": master, "event_at": at})
     record(name, figs, writer.records)
+    figs["_records"] = writer.records
     return figs
 
 
-def figures(records: list[dict], event_at: float, stored: set[str], old_master: str | None = None) -> dict:
+def _window(records: list[dict], pattern: str) -> tuple[int, float | None]:
+    errs = [r for r in records if not r["ok"] and pattern in r.get("err", "")]
+    if not errs:
+        return 0, None
+    return len(errs), round(max(r["t"] + r["d"] for r in errs) - min(r["t"] for r in errs), 3)
+
+
+def figures(records: list[dict], event_at: float, stored: set[str], old_master=None) -> dict:
     """RTO, stall and loss figures of a write timeline around one event (a kill or a delete).
-    RTO runs from the event to the first write acknowledged by a master other than the old one."""
+    RTO runs from the event to the first write acknowledged by a master other than the old one
+    (`old_master`: a host, or a set of the old master's names and addresses)."""
+    olds = {old_master} if isinstance(old_master, str) else set(old_master or ())
     ok = [r for r in records if r["ok"]]
-    after = [r for r in ok if r["t"] >= event_at and (old_master is None or r.get("m") != old_master)]
+    after = [r for r in ok if r["t"] >= event_at and r.get("m") not in olds]
     first_ok_after = min((r["t"] + r["d"] for r in after), default=None)
     times = sorted(r["t"] + r["d"] for r in ok)
     stall = max((b - a for a, b in zip(times, times[1:])), default=0.0)
-    wait_acked = [r["k"] for r in ok if r.get("wait", 0) >= 1]
-    async_acked = [r["k"] for r in ok if r.get("wait", 0) < 1]
+    wait_acked = [r["k"] for r in ok if (r.get("wait") or 0) >= 1]
+    async_acked = [r["k"] for r in ok if (r.get("wait") or 0) < 1]
+    discoveries = [d for r in records for d in r.get("disc", ()) if d["t"] >= event_at and d.get("addr") and d["addr"] not in olds]
+    first_disc = min((d["t"] + d["d"] for d in discoveries), default=None)
+    readonly = _window(records, "READONLY"), _window(records, "now a slave")
+    noreplicas = _window(records, "NOREPLICAS")
     return {
         "writes": len(records),
         "acknowledged": len(ok),
@@ -333,4 +522,12 @@ def figures(records: list[dict], event_at: float, stored: set[str], old_master: 
         "wait_acked_lost": sorted(k for k in wait_acked if k not in stored),
         "async_acked_lost": len([k for k in async_acked if k not in stored]),
         "wait_acked": len(wait_acked),
+        # When the client first heard the new master's address from a Sentinel; the rest of the
+        # RTO (to the first acknowledged write) is the client's own share.
+        "new_master_discovered_s": round(first_disc - event_at, 3) if first_disc else None,
+        "client_share_s": round(first_ok_after - first_disc, 3) if first_ok_after and first_disc else None,
+        "readonly_errors": readonly[0][0] + readonly[1][0],
+        "readonly_window_s": max((w for _, w in readonly if w is not None), default=None),
+        "noreplicas_errors": noreplicas[0],
+        "noreplicas_window_s": noreplicas[1],
     }

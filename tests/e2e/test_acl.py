@@ -27,11 +27,12 @@ def rel(make_release):
 def acl_log(rel) -> list[str]:
     """Every ACL LOG entry of every Redis and Sentinel, as readable strings."""
     out = []
-    for i in range(rel.replicas):
-        for port in (6379, 26379):
-            entries = rel.agent("cmd", str(i), str(port), "ACL", "LOG")
-            assert isinstance(entries, list), f"ACL LOG on pod {i}:{port}: {entries}"
-            out += [f"pod {i}:{port}: {dict(zip(e[::2], e[1::2]))}" for e in entries]
+    targets = [(str(i), 6379) for i in range(rel.replicas)] + [(f"s{i}", 26379) for i in range(rel.sentinels)]
+    for target, port in targets:
+        entries = rel.agent("cmd", target, str(port), "ACL", "LOG")
+        assert isinstance(entries, list), f"ACL LOG on {target}:{port}: {entries}"
+        out += [f"{target}:{port}: {dict(zip(e[::2], e[1::2]))}" for e in entries]
+    assert len(targets) == rel.replicas + rel.sentinels
     return out
 
 
@@ -44,9 +45,11 @@ def test_hard_kill_with_acl_users(rel, record):
 
 @pytest.mark.parametrize("port", [9121, 9355])
 def test_exporters_read_metrics_as_the_exporter_user(rel, port):
-    for i in range(rel.replicas):
-        out = rel.scrape(rel.host(i), port)
-        assert re.search(r"^redis_up 1$", out, re.M), f"pod {i}:{port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
+    hosts = [rel.host(i) for i in range(rel.replicas)] if port == 9121 else [rel.sentinel_host(i) for i in range(rel.sentinels)]
+    assert hosts
+    for host in hosts:
+        out = rel.scrape(host, port)
+        assert re.search(r"^redis_up 1$", out, re.M), f"{host}:{port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
 
 
 def test_helm_test_passes(rel):

@@ -103,9 +103,17 @@ def configmaps(rel) -> dict[str, str]:
     return out
 
 
-def auth(rel, pod: int, port: int, password: str) -> str:
-    """redis-cli's reply to AUTH on a pod, from a fresh connection (the argv is the client pod's)."""
-    rc, out, err = rel.exec(rel.client_pod, ["redis-cli", "-h", rel.host(pod), "-p", str(port), "AUTH", password])
+def hosts(rel, port: int) -> list[str]:
+    """The servers behind a port: Redis and its exporter on the Redis pods, Sentinel and its
+    exporter on the Sentinel pods (their own StatefulSet by default)."""
+    if port in (6379, 9121):
+        return [rel.host(i) for i in range(rel.replicas)]
+    return [rel.sentinel_host(i) for i in range(rel.sentinels)]
+
+
+def auth(rel, host: str, port: int, password: str) -> str:
+    """redis-cli's reply to AUTH on a server, from a fresh connection (the argv is the client pod's)."""
+    rc, out, err = rel.exec(rel.client_pod, ["redis-cli", "-h", host, "-p", str(port), "AUTH", password])
     return (out + err).strip()
 
 
@@ -152,11 +160,12 @@ class TestSpecialCharacterPassword:
     @pytest.mark.parametrize("port", [6379, 26379])
     def test_only_the_whole_password_is_accepted(self, rel, port):
         """The servers hold the whole password, not one cut at the space or the backslash."""
-        for i in range(rel.replicas):
-            assert auth(rel, i, port, PASSWORD) == "OK", f"pod {i}:{port}"
+        assert len(hosts(rel, port)) == 3
+        for host in hosts(rel, port):
+            assert auth(rel, host, port, PASSWORD) == "OK", f"{host}:{port}"
             for cut in (PASSWORD.split(" ")[0], PASSWORD.split("\\")[0]):
-                reply = auth(rel, i, port, cut)
-                assert reply.startswith("WRONGPASS"), f"pod {i}:{port} AUTH {cut!r}: {reply}"
+                reply = auth(rel, host, port, cut)
+                assert reply.startswith("WRONGPASS"), f"{host}:{port} AUTH {cut!r}: {reply}"
 
     def test_replication_from_the_master_to_every_replica(self, rel):
         """A write on the master is read back on every replica (masterauth works)."""
@@ -172,9 +181,10 @@ class TestSpecialCharacterPassword:
     @pytest.mark.parametrize("port", [9121, 9355], ids=["metrics", "sentinel-metrics"])
     def test_every_exporter_reports_redis_up(self, rel, port):
         """Each pod's Redis and Sentinel exporters log in with the password: redis_up 1."""
-        for i in range(rel.replicas):
-            out = rel.scrape(rel.host(i), port)
-            assert re.search(r"^redis_up 1$", out, re.M), f"pod {i}:{port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
+        assert len(hosts(rel, port)) == 3
+        for host in hosts(rel, port):
+            out = rel.scrape(host, port)
+            assert re.search(r"^redis_up 1$", out, re.M), f"{host}:{port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
 
     def test_helm_test_passes(self, rel):
         """The helm test pod (scripts with REDISCLI_AUTH) writes and reads with the password."""
@@ -349,9 +359,10 @@ class TestRotation:
         assert figs["rto_s"] is not None
         assert figs["wait_acked"] > 10 and figs["wait_acked_lost"] == []
         assert [r for r in new_writer.records if r["t"] > killed_at and r["ok"]], "no write with NEW after the kill"
-        for i in range(rel.replicas):
-            for port in (6379, 26379):
-                assert auth(rel, i, port, NEW) == "OK", f"pod {i}:{port}"
-                assert auth(rel, i, port, PASSWORD).startswith("WRONGPASS"), f"pod {i}:{port} still accepts OLD"
-            for port in (9121, 9355):
-                assert re.search(r"^redis_up 1$", rel.scrape(rel.host(i), port), re.M), f"exporter {i}:{port} after the rotation"
+        for port in (6379, 26379):
+            for host in hosts(rel, port):
+                assert auth(rel, host, port, NEW) == "OK", f"{host}:{port}"
+                assert auth(rel, host, port, PASSWORD).startswith("WRONGPASS"), f"{host}:{port} still accepts OLD"
+        for port in (9121, 9355):
+            for host in hosts(rel, port):
+                assert re.search(r"^redis_up 1$", rel.scrape(host, port), re.M), f"exporter {host}:{port} after the rotation"

@@ -19,9 +19,11 @@ SECRET = "redis-ha-certs"
 VALUES = {"tls": {"enabled": True, "existingSecret": SECRET, "authClients": True}}
 
 
-def dns_names(replicas: int = 3) -> list[str]:
-    """What the chart's Certificate would request: every pod FQDN and both Services in all forms."""
+def dns_names(replicas: int = 3, sentinels: int = 3) -> list[str]:
+    """What the chart's Certificate would request: every Redis and Sentinel pod FQDN and both
+    Services in all forms."""
     pods = [f"{REL}-{i}.{REL}-headless.{NS}.svc.cluster.local" for i in range(replicas)]
+    pods += [f"{REL}-sentinel-{i}.{REL}-headless.{NS}.svc.cluster.local" for i in range(sentinels)]
     services = [form.format(svc) for svc in (f"{REL}-headless", REL) for form in ("{}", "{}." + NS, "{}." + NS + ".svc", "{}." + NS + ".svc.cluster.local")]
     return pods + services
 
@@ -50,8 +52,9 @@ class TestTlsOnly:
     @pytest.mark.parametrize("port", [6379, 26379])
     def test_plain_text_is_refused(self, rel, port):
         """TLS only: the same command answers PONG over TLS and nothing in plain text."""
-        assert redis_cli(rel, rel.host(1), port, "PING").strip() == "PONG"
-        plain = redis_cli(rel, rel.host(1), port, "PING", tls=False)
+        host = rel.host(1) if port == 6379 else rel.sentinel_host(1)
+        assert redis_cli(rel, host, port, "PING").strip() == "PONG"
+        plain = redis_cli(rel, host, port, "PING", tls=False)
         assert "PONG" not in plain and re.search(r"Connection reset|I/O error|Server closed|Error", plain), plain
 
     def test_client_without_certificate_is_refused(self, rel):
@@ -62,11 +65,13 @@ class TestTlsOnly:
 
     @pytest.mark.parametrize("port", [9121, 9355])
     def test_both_exporters_report_redis_up_over_tls(self, rel, port):
-        """Each pod's Redis and Sentinel exporter connect with rediss:// to their own pod's FQDN,
-        verify it against the CA and present the client certificate."""
-        for i in range(rel.replicas):
-            out = rel.scrape(rel.host(i), port)
-            assert re.search(r"^redis_up 1$", out, re.M), f"pod {i} port {port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
+        """Each Redis and Sentinel pod's exporter connects with rediss:// to its own pod's FQDN,
+        verifies it against the CA and presents the client certificate."""
+        hosts = [rel.host(i) for i in range(rel.replicas)] if port == 9121 else [rel.sentinel_host(i) for i in range(rel.sentinels)]
+        assert hosts
+        for host in hosts:
+            out = rel.scrape(host, port)
+            assert re.search(r"^redis_up 1$", out, re.M), f"{host} port {port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
 
     def test_helm_test_passes_over_tls(self, rel):
         """(h) helm test asks Sentinel, writes, WAITs and reads every pod, all over TLS."""
@@ -75,11 +80,10 @@ class TestTlsOnly:
 
 
 class TestTlsFailover:
-    @pytest.mark.parametrize("run", [1, 2, 3])
-    def test_hard_kill_of_the_master_under_writes(self, rel, record, run):
+    def test_hard_kill_of_the_master_under_writes(self, rel, record):
         """(b) over TLS: force-delete the master pod while the verifying client writes; a new
         master takes writes, the old pod rejoins by TLS replication, no WAIT-acknowledged write is lost."""
-        figs = run_with_writes(rel, f"tls-b-hard-kill-{run}", record, lambda: kill_master(rel, 0))
+        figs = run_with_writes(rel, "tls-b-hard-kill", record, lambda: kill_master(rel, 0))
         assert figs["new_master"] != figs["old_master"]
         assert figs["wait_acked"] > 10
         assert figs["wait_acked_lost"] == []
