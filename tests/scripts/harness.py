@@ -27,6 +27,7 @@ from tests.tls import make_certificates
 SCRIPTS = CHART / "files" / "scripts"
 REDIS_PORT = 16379
 SENTINEL_PORT = 36379
+BOOT_PORT = 16390
 PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT = 16380, 36380  # tls.plainPorts
 PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
 # Rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
@@ -66,14 +67,21 @@ class Proc:
 
 @dataclass
 class Cluster:
+    """Redis node i is `node-<i>`; with `colocated` its Sentinel shares the node's address and
+    name (a sentinel container in the Redis pod), else Sentinel i is a host of its own,
+    `sentinel-<i>` (a Sentinel pod)."""
     tmp: Path
     replicas: int = 3
     values: dict = field(default_factory=dict)
     auth: bool = True
+    colocated: bool = True
+    sentinels: int = 3
     net: int = field(default_factory=lambda: next(_nets))
     procs: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.colocated:
+            self.sentinels = self.replicas
         self.config_dir = self.tmp / "config"
         self.config_dir.mkdir(parents=True, exist_ok=True)
         values = {"sentinel": {"downAfterMilliseconds": 1000, "failoverTimeout": 5000}, **self.values}
@@ -81,7 +89,7 @@ class Cluster:
         # chart's Certificate; the configs' /tls/ paths point at this test's copy.
         self.tls_dir = self.tmp / "tls" if values.get("tls", {}).get("enabled") else None
         if self.tls_dir:
-            make_certificates(self.tls_dir, [self.host(i) for i in range(self.replicas)])
+            make_certificates(self.tls_dir, [self.host(i) for i in range(self.replicas)] + [self.sentinel_host(i) for i in range(self.sentinels) if not self.colocated])
             values = {**values, "tls": {"existingSecret": "harness-tls", **values["tls"]}}
         for name, text in chart_configs(values).items():
             (self.config_dir / name).write_text(text)
@@ -108,6 +116,7 @@ class Cluster:
             (self.bin / tool).symlink_to(found)
         self.hosts_file = self.tmp / "hosts"
         self.existing: set[int] = set()
+        self.existing_sentinels: set[int] = set()
         self.write_hosts()
 
     # ---- naming -------------------------------------------------------------------------
@@ -117,9 +126,17 @@ class Cluster:
     def ip(self, i: int) -> str:
         return f"127.{self.net}.{i}.1"
 
+    def sentinel_host(self, i: int) -> str:
+        return self.host(i) if self.colocated else f"sentinel-{i}.n{self.net}.test"
+
+    def sentinel_ip(self, i: int) -> str:
+        return self.ip(i) if self.colocated else f"127.{self.net}.{100 + i}.1"
+
     def write_hosts(self) -> None:
         """Rewrite in place: processes see the bind-mounted inode, not a new file."""
         lines = ["127.0.0.1 localhost"] + [f"{self.ip(i)} {self.host(i)}" for i in sorted(self.existing)]
+        if not self.colocated:
+            lines += [f"{self.sentinel_ip(i)} {self.sentinel_host(i)}" for i in sorted(self.existing_sentinels)]
         with open(self.hosts_file, "r+" if self.hosts_file.exists() else "w") as fh:
             fh.seek(0)
             fh.truncate()
@@ -134,9 +151,10 @@ class Cluster:
         self.write_hosts()
 
     # ---- processes ----------------------------------------------------------------------
-    def env(self, i: int, **extra) -> dict:
-        data = self.tmp / f"data-{i}"
-        run = self.tmp / f"run-{i}"
+    def env(self, i: int, sentinel_pod: bool = False, **extra) -> dict:
+        """The environment of Redis node i, or with `sentinel_pod` of Sentinel pod i."""
+        data = self.tmp / (f"sentinel-data-{i}" if sentinel_pod else f"data-{i}")
+        run = self.tmp / (f"sentinel-run-{i}" if sentinel_pod else f"run-{i}")
         data.mkdir(exist_ok=True)
         run.mkdir(exist_ok=True)
         env = {
@@ -145,10 +163,13 @@ class Cluster:
             "REPLICAS": str(self.replicas),
             "POD_ORDINAL": str(i),
             "NODE_HOST_TEMPLATE": f"node-%s.n{self.net}.test",
+            "SENTINELS": str(self.sentinels),
+            "SENTINEL_HOST_TEMPLATE": f"node-%s.n{self.net}.test" if self.colocated else f"sentinel-%s.n{self.net}.test",
+            "BOOT_PORT": str(BOOT_PORT),
             "REDIS_PORT": str(REDIS_PORT),
             "SENTINEL_PORT": str(SENTINEL_PORT),
             "MASTER_SET": "mymaster",
-            "QUORUM": str(self.replicas // 2 + 1),
+            "QUORUM": str(self.sentinels // 2 + 1),
             "SENTINEL_ID_PREFIX": "ab" * 16,
             "PASSWORD_FILE": str(self.password_file) if self.auth else "",
             "ACCEPTED_PASSWORDS_FILE": str(self.accepted_file) if self.auth else "",
@@ -156,9 +177,8 @@ class Cluster:
             "CONFIG_DIR": str(self.config_dir),
             "RUN_DIR": str(run),
             "DATA_DIR": str(data),
-            "LOCAL_HOST": self.ip(i),
-            "BIND_ADDRESS": self.ip(i),
-            "BOOT_ATTEMPTS": "6",
+            "LOCAL_HOST": self.sentinel_ip(i) if sentinel_pod else self.ip(i),
+            "BIND_ADDRESS": self.sentinel_ip(i) if sentinel_pod else self.ip(i),
             "BOOT_INTERVAL": "1",
             "CLI_TIMEOUT": "2",
             "PRESTOP_TIMEOUT": "20",
@@ -175,29 +195,41 @@ class Cluster:
         wrapper = [shutil.which("unshare"), "--map-root-user", "--mount", shutil.which("sh"), "-c", mounts.replace("mount ", shutil.which("mount") + " "), "sh"]
         return wrapper + [str(self.bin / "sh"), *argv[1:]] if argv[0] == "sh" else wrapper + argv
 
-    def start(self, name: str, i: int, script: str, *args: str, **extra) -> Proc:
+    def start(self, name: str, i: int, script: str, *args: str, sentinel_pod: bool = False, **extra) -> Proc:
         log = self.tmp / f"{name}.log"
         fh = open(log, "ab")
-        popen = subprocess.Popen(self._wrap(["sh", str(SCRIPTS / script), *args]), env=self.env(i, **extra), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        popen = subprocess.Popen(self._wrap(["sh", str(SCRIPTS / script), *args]), env=self.env(i, sentinel_pod, **extra), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         proc = Proc(name, popen, log)
         self.procs[name] = proc
         return proc
 
-    def run(self, i: int, script: str, *args: str, timeout: float = 60, **extra) -> subprocess.CompletedProcess:
-        """Run a script to completion (hooks, probes) in node i's environment."""
-        return subprocess.run(self._wrap(["sh", str(SCRIPTS / script), *args]), env=self.env(i, **extra), capture_output=True, text=True, timeout=timeout)
+    def run(self, i: int, script: str, *args: str, timeout: float = 60, sentinel_pod: bool = False, **extra) -> subprocess.CompletedProcess:
+        """Run a script to completion (hooks, probes) in node i's environment, or Sentinel pod i's."""
+        return subprocess.run(self._wrap(["sh", str(SCRIPTS / script), *args]), env=self.env(i, sentinel_pod, **extra), capture_output=True, text=True, timeout=timeout)
+
+    def run_sentinel(self, i: int, script: str, *args: str, **kw) -> subprocess.CompletedProcess:
+        """Run a script in the environment of Sentinel i (its own pod, or node i when co-located)."""
+        return self.run(i, script, *args, sentinel_pod=not self.colocated, **kw)
 
     def start_node(self, i: int, **extra) -> None:
         self.exist(i)
         self.start(f"redis-{i}", i, "redis-start.sh", **extra)
 
     def start_sentinel(self, i: int) -> None:
-        self.start(f"sentinel-{i}", i, "sentinel-start.sh")
+        if not self.colocated:
+            self.existing_sentinels.add(i)
+            self.write_hosts()
+        self.start(f"sentinel-{i}", i, "sentinel-start.sh", sentinel_pod=not self.colocated)
 
     def kill_node(self, i: int) -> None:
-        for name in (f"redis-{i}", f"sentinel-{i}"):
+        """Kills Redis node i and, when co-located, its Sentinel (the whole pod)."""
+        for name in (f"redis-{i}", f"sentinel-{i}") if self.colocated else (f"redis-{i}",):
             if name in self.procs:
                 self.procs.pop(name).kill()
+
+    def kill_sentinel(self, i: int) -> None:
+        if f"sentinel-{i}" in self.procs:
+            self.procs.pop(f"sentinel-{i}").kill()
 
     def stop_all(self) -> None:
         for proc in list(self.procs.values()):
@@ -219,7 +251,7 @@ class Cluster:
         return redis.Redis(host=self.ip(i), port=REDIS_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, **kw)
 
     def sentinel(self, i: int) -> redis.Redis:
-        return redis.Redis(host=self.ip(i), port=SENTINEL_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, decode_responses=True, **self.tls_kwargs())
+        return redis.Redis(host=self.sentinel_ip(i), port=SENTINEL_PORT, password=PASSWORD if self.auth else None, socket_timeout=3, socket_connect_timeout=2, decode_responses=True, **self.tls_kwargs())
 
     def sentinel_list(self, i: int, sub: str) -> list[dict]:
         """SENTINEL REPLICAS|SENTINELS as dicts, whatever form the redis-py version returns."""
@@ -248,16 +280,28 @@ class Cluster:
         self.wait_for(f"node {i} ready", lambda: self.run(i, "probe.sh", "redis-readiness").returncode == 0, timeout)
 
     def wait_sentinel_ready(self, i: int, timeout: float = 30.0) -> None:
-        self.wait_for(f"sentinel {i} ready", lambda: self.run(i, "probe.sh", "sentinel-readiness").returncode == 0, timeout)
+        self.wait_for(f"sentinel {i} ready", lambda: self.run_sentinel(i, "probe.sh", "sentinel-readiness").returncode == 0, timeout)
 
     def bootstrap(self) -> None:
-        """Start the set the way OrderedReady does: pod by pod, each ready before the next."""
+        """Start the set the way the StatefulSets do (podManagementPolicy Parallel): every Redis
+        node at once, then every Sentinel."""
         for i in range(self.replicas):
             self.start_node(i)
-            self.wait_ready(i)
-            if self.replicas > 1:
+        for i in range(self.replicas):
+            self.wait_ready(i, 60)
+        if self.replicas > 1:
+            for i in range(self.sentinels):
                 self.start_sentinel(i)
+            for i in range(self.sentinels):
                 self.wait_sentinel_ready(i)
+
+    def start_alone(self, i: int) -> None:
+        """Starts node i as the only node of a set whose peers never come: the documented
+        override for pods gone for good (the boot.force-master file)."""
+        run = self.tmp / f"run-{i}"
+        run.mkdir(exist_ok=True)
+        (run / "boot.force-master").touch()
+        self.start_node(i)
 
     def master(self) -> int:
         masters = [i for i in range(self.replicas) if self.role(i) == "master"]
@@ -270,13 +314,13 @@ class Cluster:
 
         def converged():
             m = self.master()
-            for i in range(n):
+            for i in range(self.sentinels):
                 s = self.sentinel(i)
                 host, _ = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
                 if host != self.host(m):
                     return False
                 s.execute_command("SENTINEL", "CKQUORUM", "mymaster")
-                if len(self.sentinel_list(i, "SENTINELS")) != n - 1:
+                if len(self.sentinel_list(i, "SENTINELS")) != self.sentinels - 1:
                     return False
                 if len(self.sentinel_list(i, "REPLICAS")) != n - 1:
                     return False

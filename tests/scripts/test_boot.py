@@ -1,103 +1,251 @@
 # SPDX-License-Identifier: Apache-2.0
-"""files/scripts/redis-start.sh and sentinel-start.sh: rules 1, 2, 3, 4 and 5 on real processes."""
-import pytest
+"""files/scripts/redis-start.sh and sentinel-start.sh: rules 1, 2, 3, 4 and 5 on real processes,
+with Sentinels in processes of their own (the chart's default) and beside Redis (colocated)."""
+import time
 
-from tests.scripts.harness import PASSWORD
+import pytest
+import redis
+
+from tests.scripts.harness import BOOT_PORT, PASSWORD
+
+LAYOUTS = pytest.mark.parametrize("colocated", [False, True], ids=["sentinel-pods", "colocated"])
+
+
+def fill(c, i: int, prefix: str, n: int) -> None:
+    """n keys on node i, acknowledged by both replicas."""
+    r = c.redis(i)
+    for k in range(n):
+        r.set(f"{prefix}{k}", k)
+    assert r.wait(c.replicas - 1, 5000) == c.replicas - 1
+
+
+def wipe(c, i: int) -> None:
+    """Node i lost its volume: nothing left in its data directory."""
+    for f in (c.tmp / f"data-{i}").rglob("*"):
+        if f.is_file():
+            f.unlink()
 
 
 class TestNewCluster:
-    def test_bootstraps_one_master_that_every_sentinel_agrees_on(self, make_cluster):
-        """Rule 2: a provably new set starts ordinal 0 as master; the others follow it."""
-        c = make_cluster()
+    @LAYOUTS
+    def test_bootstraps_one_master_that_every_sentinel_agrees_on(self, make_cluster, colocated):
+        """Rule 2: every node of a new set is empty, so they elect the lowest ordinal; the
+        others follow it and every Sentinel monitors it."""
+        c = make_cluster(colocated=colocated)
         c.bootstrap()
         assert c.assert_invariants() == 0
-        assert "no peer exists; starting as master (ordinal 0)" in c.procs["redis-0"].output()
-        assert f"names {c.host(0)} and it answers ROLE master" in c.procs["redis-1"].output()
+        assert "no master anywhere; records (ordinal time replid offset keys): 0 0 - 0 0;" in c.procs["redis-0"].output()
+        assert "elected ordinal 0" in c.procs["redis-0"].output()
+        assert f"{c.host(0)} alone answers ROLE master" in c.procs["redis-1"].output() + c.procs["redis-2"].output()
 
-    def test_announces_host_names_never_ips(self, make_cluster):
+    @LAYOUTS
+    def test_announces_host_names_never_ips(self, make_cluster, colocated):
         """Rule 1: replicas and Sentinels are known by name; resolve-hostnames precedes monitor."""
-        c = make_cluster()
+        c = make_cluster(colocated=colocated)
         c.bootstrap()
         c.assert_invariants()
         replicas = c.sentinel_list(0, "REPLICAS")
         assert sorted(r["ip"] for r in replicas) == [c.host(1), c.host(2)]
         peers = c.sentinel_list(0, "SENTINELS")
-        assert sorted(p["ip"] for p in peers) == [c.host(1), c.host(2)]
-        conf = (c.tmp / "run-1" / "sentinel.conf").read_text().splitlines()
+        assert sorted(p["ip"] for p in peers) == [c.sentinel_host(1), c.sentinel_host(2)]
+        run = c.tmp / ("run-1" if colocated else "sentinel-run-1")
+        conf = (run / "sentinel.conf").read_text().splitlines()
         monitor = next(i for i, line in enumerate(conf) if line.startswith("sentinel monitor"))
         assert conf.index("sentinel resolve-hostnames yes") < monitor
         assert conf.index("sentinel announce-hostnames yes") < monitor
+        assert any(line.startswith("sentinel announce-ip") and c.sentinel_host(1) in line for line in conf)
 
     def test_sentinel_myid_is_stable_per_ordinal(self, make_cluster):
-        """Rule 5: the same ordinal always gets the same Sentinel id."""
-        c = make_cluster()
+        """Rule 5: the same ordinal always gets the same Sentinel id, also after a restart."""
+        c = make_cluster(colocated=False)
         c.bootstrap()
         ids = {i: c.sentinel(i).execute_command("SENTINEL", "MYID") for i in range(3)}
         assert ids == {i: "ab" * 16 + f"{i:08x}" for i in range(3)}
+        c.kill_sentinel(1)
+        c.start_sentinel(1)
+        c.wait_sentinel_ready(1)
+        assert c.sentinel(1).execute_command("SENTINEL", "MYID") == "ab" * 16 + "00000001"
 
     def test_auth_everywhere_from_the_secret_file(self, make_cluster):
-        """Rule 4: Redis and Sentinel refuse unauthenticated clients; the password is nowhere on the data dir."""
-        import redis
-
-        c = make_cluster()
+        """Rule 4: Redis, Sentinel and the boot port refuse unauthenticated clients; the password
+        is nowhere on the data dir."""
+        c = make_cluster(colocated=False)
         c.bootstrap()
         c.assert_invariants()
-        for port_client in (redis.Redis(host=c.ip(1), port=16379), redis.Redis(host=c.ip(1), port=36379)):
+        for host, port in ((c.ip(1), 16379), (c.sentinel_ip(1), 36379)):
             with pytest.raises(redis.AuthenticationError):
-                port_client.ping()
+                redis.Redis(host=host, port=port).ping()
         for path in (c.tmp / "data-0").rglob("*"):
             if path.is_file():
                 assert PASSWORD.encode() not in path.read_bytes(), path
         assert (c.tmp / "run-0" / "redis.conf").stat().st_mode & 0o077 == 0
-        assert (c.tmp / "run-0" / "sentinel.conf").stat().st_mode & 0o077 == 0
+        assert (c.tmp / "sentinel-run-0" / "sentinel.conf").stat().st_mode & 0o077 == 0
 
 
 class TestNoSelfElection:
     @pytest.mark.parametrize("ordinal", [0, 1])
-    def test_exits_non_zero_when_peers_exist_but_do_not_answer(self, make_cluster, ordinal):
-        """Rule 2 / A4: peers that resolve but do not answer mean retry, then exit - never master."""
+    def test_waits_while_peers_exist_but_do_not_answer(self, make_cluster, ordinal):
+        """Rule 2: peers that resolve but do not answer mean wait - never master, never an exit
+        that would hide this pod's record; the boot port keeps liveness content meanwhile."""
         c = make_cluster()
         c.exist(0, 1, 2)
-        proc = c.start(f"redis-{ordinal}", ordinal, "redis-start.sh", BOOT_ATTEMPTS=3)
-        proc.popen.wait(timeout=60)
-        assert proc.popen.returncode != 0
-        out = proc.output()
-        assert "FATAL: no trustworthy master after 3 attempts; exiting so Kubernetes retries (never self-electing)" in out
-        assert "starting redis-server" not in out
+        proc = c.start(f"redis-{ordinal}", ordinal, "redis-start.sh")
+        time.sleep(6)
+        assert proc.alive()
+        others = " ".join(str(o) for o in range(3) if o != ordinal)
+        assert f"waiting for the data records of ordinals {others} before electing" in proc.output()
+        assert "starting redis-server" not in proc.output()
         assert c.role(ordinal) is None
+        live = c.run(ordinal, "probe.sh", "redis-liveness")
+        assert live.returncode == 0 and "booting: waiting for peers" in live.stdout
+        ready = c.run(ordinal, "probe.sh", "redis-readiness")
+        assert ready.returncode == 1
 
-    def test_later_ordinal_without_data_waits_for_ordinal_zero(self, make_cluster):
-        """Rule 2: with no peer in existence, only ordinal 0 (or a node with data) may start as master."""
+    def test_a_peer_that_does_not_exist_is_waited_for_too(self, make_cluster):
+        """A pod that does not exist yet (Pending, or being recreated) may hold the newest data:
+        the others wait for it; the documented override starts a pod without it."""
         c = make_cluster()
-        proc = c.start("redis-2", 2, "redis-start.sh", BOOT_ATTEMPTS=2)
-        c.exist(2)
-        proc.popen.wait(timeout=60)
-        assert proc.popen.returncode != 0
-        assert "no peer exists and this pod has no data; waiting for ordinal 0" in proc.output()
+        c.start_node(1)
+        c.start_node(2)
+        time.sleep(5)
+        assert c.role(1) is None and c.role(2) is None
+        assert "waiting for the data records of ordinals 0 before electing" in c.procs["redis-1"].output()
+        (c.tmp / "run-2" / "boot.force-master").touch()
+        c.wait_ready(2, 30)
+        c.wait_ready(1, 30)
+        assert c.role(2) == "master" and c.role(1) == "slave"
+        assert "no live master anywhere and" in c.procs["redis-2"].output()
+        assert "starting as master by override" in c.procs["redis-2"].output()
+        assert not (c.tmp / "run-2" / "boot.force-master").exists()
+
+
+class TestFullRestart:
+    @pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)], ids=lambda o: "-".join(map(str, o)))
+    def test_any_order_of_arrival_converges_and_keeps_the_data(self, make_cluster, order):
+        """Every node stops (delete every pod); they come back one by one in any order, seconds
+        apart, and elect the same leader: no deadlock, no data lost."""
+        c = make_cluster(colocated=False)
+        c.bootstrap()
+        c.assert_invariants()
+        fill(c, 0, "k", 300)
+        time.sleep(1.5)  # a data record after the last write
+        c.stop_all()
+        c.vanish(0, 1, 2)
+        for i in order:
+            c.start_node(i)
+            time.sleep(2)
+        for i in range(3):
+            c.wait_ready(i, 60)
+        for i in range(3):
+            c.start_sentinel(i)
+        m = c.assert_invariants(60)
+        assert c.redis(m).dbsize() == 300
+        for i in range(3):
+            assert c.redis(i).get("k299") == b"299"
+
+    @LAYOUTS
+    def test_an_empty_pod_0_never_wipes_the_replicas(self, make_cluster, colocated):
+        """Pod 0 lost its volume, then every pod restarted: the pods holding data elect one of
+        theirs; pod 0 starts empty, follows it and gets the data back."""
+        c = make_cluster(colocated=colocated)
+        c.bootstrap()
+        c.assert_invariants()
+        fill(c, 0, "k", 2000)
+        time.sleep(1.5)
+        c.stop_all()
+        c.vanish(0, 1, 2)
+        wipe(c, 0)
+        for i in range(3):
+            c.start_node(i)
+        for i in range(3):
+            c.wait_ready(i, 60)
+        for i in range(3):
+            c.start_sentinel(i)
+        m = c.assert_invariants(60)
+        assert m in (1, 2)
+        assert all(c.redis(i).dbsize() == 2000 for i in range(3))
+        assert f"elected ordinal {m}" in c.procs[f"redis-{m}"].output()
+        assert "data record (time replid offset keys): 0 - 0 0" in c.procs["redis-0"].output()
+
+    def test_the_most_recent_data_leads(self, make_cluster):
+        """A replica that stopped early holds older data than the rest: it is never elected,
+        and every write acknowledged after it stopped survives the full restart."""
+        c = make_cluster(colocated=False)
+        c.bootstrap()
+        c.assert_invariants()
+        fill(c, 0, "old", 100)
+        time.sleep(1.5)
+        c.kill_node(1)
+        r = c.redis(0)
+        for k in range(100):
+            r.set(f"new{k}", k)
+        assert r.wait(1, 5000) == 1
+        time.sleep(7)  # node 1's record is now well older than the others'
+        c.stop_all()
+        c.vanish(0, 1, 2)
+        for i in (1, 2, 0):
+            c.start_node(i)
+        for i in range(3):
+            c.wait_ready(i, 60)
+        m = c.master()
+        assert m != 1
+        assert c.redis(m).dbsize() == 200
+        c.wait_for("node 1 synced", lambda: c.redis(1).dbsize() == 200)
+
+    def test_a_replica_never_follows_a_master_behind_it(self, make_cluster):
+        """Rule 3: a pod holding data refuses a master that holds none (the override started an
+        empty pod as master); it keeps its data and waits."""
+        c = make_cluster(colocated=False)
+        c.bootstrap()
+        c.assert_invariants()
+        fill(c, 0, "k", 50)
+        time.sleep(1.5)
+        c.stop_all()
+        c.vanish(0, 1, 2)
+        wipe(c, 0)
+        c.start_alone(0)
+        c.wait_ready(0, 30)
+        assert c.role(0) == "master" and c.redis(0).dbsize() == 0
+        c.start_node(1)
+        c.wait_for("refusal logged", lambda: "not following" in c.procs["redis-1"].output(), 20)
+        assert f"not following {c.host(0)}" in c.procs["redis-1"].output()
+        assert "it holds no keys and this pod holds 50" in c.procs["redis-1"].output()
+        assert c.role(1) is None
+        assert (c.tmp / "data-1" / "appendonlydir").is_dir()
+
+    def test_kill_every_sentinel_at_once(self, make_cluster):
+        """Sentinel pods restarted together find the master from the Redis pods alone."""
+        c = make_cluster(colocated=False)
+        c.bootstrap()
+        m = c.assert_invariants()
+        for i in range(3):
+            c.kill_sentinel(i)
+        for i in range(3):
+            c.start_sentinel(i)
+        assert c.assert_invariants(60) == m
 
 
 class TestRestart:
-    @pytest.mark.parametrize(("persistence", "values"), [(True, {}), (False, {"redis": {"config": {"save": "", "appendonly": False}}}), (True, {"tls": {"enabled": True}})],
-                             ids=["persistence", "no-persistence", "tls"])
-    def test_restarted_master_rejoins_as_replica_without_losing_data(self, make_cluster, persistence, values):
+    @pytest.mark.parametrize(("persistence", "values", "colocated"), [
+        (True, {}, True), (False, {"redis": {"config": {"save": "", "appendonly": False}}}, True), (True, {"tls": {"enabled": True}}, True),
+        (True, {}, False), (False, {"redis": {"config": {"save": "", "appendonly": False}}}, False)],
+        ids=["persistence", "no-persistence", "tls", "sentinel-pods", "sentinel-pods-no-persistence"])
+    def test_restarted_master_rejoins_as_replica_without_losing_data(self, make_cluster, persistence, values, colocated):
         """Rules 2 and 3: a restarted master is not believed when Sentinel still names it; it waits
         for the failover and follows the new master, so an empty node never wipes the set. [tls]:
         the same hard kill with TLS only (Sentinels, replication and the scripts over TLS)."""
-        c = make_cluster(values=values)
+        c = make_cluster(values=values, colocated=colocated)
         c.bootstrap()
         c.assert_invariants()
-        m = c.redis(0)
-        for k in range(200):
-            m.set(f"k{k}", k)
-        assert m.wait(2, 2000) == 2
+        fill(c, 0, "k", 200)
         c.kill_node(0)
         if not persistence:
-            for f in (c.tmp / "data-0").iterdir():
-                f.unlink() if f.is_file() else None
+            wipe(c, 0)
         c.start_node(0)
         new_master = c.wait_for("a new master", lambda: next((i for i in (1, 2) if c.role(i) == "master"), None) or None, 30)
         c.wait_ready(0, 40)
-        c.start_sentinel(0)
+        if colocated:
+            c.start_sentinel(0)
         assert c.assert_invariants() == new_master
         out = c.procs["redis-0"].output()
         assert "names this pod as master; it restarted, so waiting for a failover" in out
@@ -106,37 +254,40 @@ class TestRestart:
         assert c.redis(0).get("k199") == b"199"
 
     def test_cold_restart_of_every_node_keeps_the_data(self, make_cluster):
-        """B2 / scenario 4: all nodes stop; the set restarts in order and serves the old data."""
+        """Scenario 4: all nodes and Sentinels stop; the set restarts and serves the old data."""
         c = make_cluster()
         c.bootstrap()
         c.assert_invariants()
         c.redis(0).set("survives", "yes")
         assert c.redis(0).wait(2, 2000) == 2
+        time.sleep(1.5)
         c.stop_all()
         c.vanish(0, 1, 2)
         c.bootstrap()
         m = c.assert_invariants()
         assert c.redis(m).get("survives") == b"yes"
 
-    def test_later_ordinal_with_data_starts_as_master_when_alone(self, make_cluster):
-        """Rule 2: on a cold start, a node holding data may lead even if it is not ordinal 0."""
-        c = make_cluster()
+    def test_data_record_follows_the_set(self, make_cluster):
+        """The record a node keeps on its volume: time, replication id, offset and keys, taken
+        while the node is in step with its set; the boot beacon is gone once Redis runs."""
+        c = make_cluster(colocated=False)
         c.bootstrap()
-        c.redis(0).set("k", "v")
-        c.redis(0).wait(2, 2000)
-        c.redis(2).save()
-        c.stop_all()
-        c.vanish(0, 1, 2)
-        c.start_node(2)
-        c.wait_ready(2)
-        assert c.role(2) == "master"
-        assert c.redis(2).get("k") == b"v"
-        assert "starting as master (ordinal 2, with data)" in c.procs["redis-2"].output()
+        c.assert_invariants()
+        fill(c, 0, "k", 10)
+        info = c.redis(0).info("replication")
+
+        def recorded():
+            t, replid, offset, keys = (c.tmp / "data-2" / "redis-ha.state").read_text().split()
+            return replid == info["master_replid"] and int(offset) >= info["master_repl_offset"] and keys == "10" and abs(int(t) - time.time()) < 5
+
+        c.wait_for("node 2's record", recorded, 10)
+        with pytest.raises(redis.ConnectionError):
+            redis.Redis(host=c.ip(2), port=BOOT_PORT, password=PASSWORD, socket_connect_timeout=1).ping()
 
 
 class TestRestore:
     def test_restore_rdb_replaces_the_dataset_with_aof_on(self, make_cluster):
-        """README restore: a dump put at /data/restore.rdb is loaded even though AOF is on."""
+        """The documented restore: a dump put at /data/restore.rdb is loaded even though AOF is on."""
         c = make_cluster(replicas=1)
         c.start_node(0)
         c.wait_ready(0)

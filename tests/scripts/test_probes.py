@@ -22,6 +22,21 @@ class TestProbesOnRealProcesses:
         assert ready.returncode == 1 and "replica link to the master is down" in ready.stdout
         assert c.run(1, "probe.sh", "redis-liveness").returncode == 0
 
+    def test_replica_whose_master_stays_down_fails_liveness(self, make_cluster):
+        """A replica whose master's pod exists but answers no ROLE master (it is starting, waiting
+        for its peers), with no Sentinel left to fail over, is restarted to decide again - after
+        STUCK_AFTER seconds of a down link, never during an ordinary failover."""
+        c = make_cluster(colocated=False)
+        c.bootstrap()
+        c.assert_invariants()
+        for i in range(3):
+            c.kill_sentinel(i)
+        c.kill_node(0)
+        c.wait_for("link down", lambda: c.redis(1).info("replication")["master_link_status"] == "down")
+        assert c.run(1, "probe.sh", "redis-liveness").returncode == 0
+        live = c.run(1, "probe.sh", "redis-liveness", STUCK_AFTER=0)
+        assert live.returncode == 1 and f"master {c.host(0)} answers ROLE nothing, not master" in live.stdout
+
     def test_replica_of_a_vanished_master_fails_liveness(self, make_cluster):
         """A replica whose master no longer exists (name gone) is restarted to decide again."""
         c = make_cluster()

@@ -42,7 +42,7 @@ class TestTlsOnly:
     def test_plain_text_connections_are_refused(self, make_cluster, port):
         """TLS-only: a plain-text client gets no answer on either port, and no plain listener exists."""
         c = make_cluster(values=TLS)
-        c.start_node(0)
+        c.start_alone(0)
         c.wait_ready(0)
         c.start_sentinel(0)
         c.wait_sentinel_ready(0)
@@ -56,7 +56,7 @@ class TestTlsOnly:
     def test_certificate_is_verified_by_name_not_by_ip(self, make_cluster):
         """The certificate names the node (DNS SAN); a client checking the IP instead fails."""
         c = make_cluster(values=TLS)
-        c.start_node(0)
+        c.start_alone(0)
         c.wait_ready(0)
         sans = handshake(c, 0, c.host(0))["subjectAltName"]
         assert ("DNS", c.host(0)) in sans and all(kind == "DNS" for kind, _ in sans)

@@ -41,6 +41,13 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/* redis-ha.releaseSelectorLabels: returns the labels every pod of the release carries, Redis and
+Sentinel alike (the Services and the NetworkPolicy select both), call as (include "redis-ha.releaseSelectorLabels" .) */}}
+{{- define "redis-ha.releaseSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "redis-ha.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
 {{/* redis-ha.labels: returns the metadata labels of an object.
 Call as (include "redis-ha.labels" (dict "root" . "component" "server")). */}}
 {{- define "redis-ha.labels" -}}
@@ -91,12 +98,42 @@ Call as (include "redis-ha.image" .Values.image) with an object holding registry
 {{- end -}}
 {{- end -}}
 
-{{/* redis-ha.quorum: returns the Sentinel quorum, sentinel.quorum or floor(replicas/2)+1, call as (include "redis-ha.quorum" .) */}}
+{{/* redis-ha.colocated: returns "true" when each Redis pod runs its own Sentinel (sentinel.colocated with
+replicas > 1), else "", call as (include "redis-ha.colocated" .) */}}
+{{- define "redis-ha.colocated" -}}
+{{- if and (include "redis-ha.ha" .) .Values.sentinel.colocated -}}true{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.sentinelPods: returns "true" when Sentinel runs in pods of its own (the default with
+replicas > 1), else "", call as (include "redis-ha.sentinelPods" .) */}}
+{{- define "redis-ha.sentinelPods" -}}
+{{- if and (include "redis-ha.ha" .) (not .Values.sentinel.colocated) -}}true{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.sentinels: returns the number of Sentinels: sentinel.replicas in pods of their own,
+replicas when co-located, 0 with one Redis, call as (include "redis-ha.sentinels" .) */}}
+{{- define "redis-ha.sentinels" -}}
+{{- if include "redis-ha.sentinelPods" . -}}
+{{- .Values.sentinel.replicas | int -}}
+{{- else if include "redis-ha.ha" . -}}
+{{- .Values.replicas | int -}}
+{{- else -}}
+0
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.sentinelFullname: returns the name of the Sentinel StatefulSet and the prefix of its pods,
+call as (include "redis-ha.sentinelFullname" .) */}}
+{{- define "redis-ha.sentinelFullname" -}}
+{{- printf "%s-sentinel" (include "redis-ha.fullname" .) -}}
+{{- end -}}
+
+{{/* redis-ha.quorum: returns the Sentinel quorum, sentinel.quorum or floor(Sentinels/2)+1, call as (include "redis-ha.quorum" .) */}}
 {{- define "redis-ha.quorum" -}}
 {{- if ne (toString .Values.sentinel.quorum) "" -}}
 {{- .Values.sentinel.quorum | int -}}
 {{- else -}}
-{{- add (div (int .Values.replicas) 2) 1 -}}
+{{- add (div (int (include "redis-ha.sentinels" .)) 2) 1 -}}
 {{- end -}}
 {{- end -}}
 
@@ -114,10 +151,20 @@ Call as (include "redis-ha.image" .Values.image) with an object holding registry
 {{- if gt (int .Values.replicas) 1 -}}true{{- end -}}
 {{- end -}}
 
-{{/* redis-ha.nodeHostTemplate: returns the printf pattern of a pod's FQDN with %s for the ordinal,
+{{/* redis-ha.nodeHostTemplate: returns the printf pattern of a Redis pod's FQDN with %s for the ordinal,
 call as (include "redis-ha.nodeHostTemplate" .) */}}
 {{- define "redis-ha.nodeHostTemplate" -}}
 {{- printf "%s-%%s.%s.%s.svc.%s" (include "redis-ha.fullname" .) (include "redis-ha.headless" .) .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/* redis-ha.sentinelHostTemplate: returns the printf pattern of a Sentinel's FQDN with %s for the
+ordinal: a Sentinel pod's, or the Redis pod's when co-located, call as (include "redis-ha.sentinelHostTemplate" .) */}}
+{{- define "redis-ha.sentinelHostTemplate" -}}
+{{- if include "redis-ha.sentinelPods" . -}}
+{{- printf "%s-%%s.%s.%s.svc.%s" (include "redis-ha.sentinelFullname" .) (include "redis-ha.headless" .) .Release.Namespace .Values.clusterDomain -}}
+{{- else -}}
+{{- include "redis-ha.nodeHostTemplate" . -}}
+{{- end -}}
 {{- end -}}
 
 {{/* redis-ha.scriptEnv: returns the env list the scripts in files/scripts read, call as (include "redis-ha.scriptEnv" .) */}}
@@ -126,6 +173,10 @@ call as (include "redis-ha.nodeHostTemplate" .) */}}
   value: {{ .Values.replicas | quote }}
 - name: NODE_HOST_TEMPLATE
   value: {{ include "redis-ha.nodeHostTemplate" . | quote }}
+- name: SENTINELS
+  value: {{ include "redis-ha.sentinels" . | quote }}
+- name: SENTINEL_HOST_TEMPLATE
+  value: {{ include "redis-ha.sentinelHostTemplate" . | quote }}
 - name: REDIS_PORT
   value: {{ .Values.redis.port | quote }}
 - name: SENTINEL_PORT
@@ -134,16 +185,18 @@ call as (include "redis-ha.nodeHostTemplate" .) */}}
   value: {{ .Values.sentinel.masterSet | quote }}
 - name: QUORUM
   value: {{ include "redis-ha.quorum" . | quote }}
+{{- /* Sentinels in pods of their own get ids distinct from co-located ones, so a release that moves
+from one layout to the other never has two Sentinels with one id. */}}
 - name: SENTINEL_ID_PREFIX
-  value: {{ printf "%s/%s" .Release.Namespace (include "redis-ha.fullname" .) | sha1sum | trunc 32 | quote }}
+  value: {{ printf "%s/%s%s" .Release.Namespace (include "redis-ha.fullname" .) (ternary "/sentinel" "" (not .Values.sentinel.colocated)) | sha1sum | trunc 32 | quote }}
 - name: PASSWORD_FILE
   value: {{ ternary "/secrets/password" "" .Values.auth.enabled | quote }}
 - name: ACCEPTED_PASSWORDS_FILE
   value: {{ ternary "/secrets/accepted-passwords" "" .Values.auth.enabled | quote }}
 - name: ACL_DIR
   value: {{ ternary "/secrets/acl" "" (and .Values.auth.enabled .Values.acl.enabled) | quote }}
-- name: BOOT_ATTEMPTS
-  value: {{ .Values.boot.attempts | quote }}
+- name: BOOT_PORT
+  value: {{ .Values.boot.port | quote }}
 - name: BOOT_INTERVAL
   value: {{ .Values.boot.intervalSeconds | quote }}
 - name: PRESTOP_TIMEOUT
@@ -250,11 +303,16 @@ as /tls expects), or nothing when TLS is off, call as (include "redis-ha.tlsVolu
 
 {{/* redis-ha.tlsDnsNames: returns the certificate's DNS SANs as a YAML list: every pod FQDN, the headless
 and the client Service in short, namespaced, .svc and fully qualified forms, then
-tls.certManager.extraDnsNames. Call as (include "redis-ha.tlsDnsNames" .) */}}
+tls.certManager.extraDnsNames; the Sentinel pods' FQDNs too when Sentinel runs in pods of its own. Call as (include "redis-ha.tlsDnsNames" .) */}}
 {{- define "redis-ha.tlsDnsNames" -}}
 {{- $names := list -}}
 {{- range $i := until (int .Values.replicas) -}}
 {{- $names = append $names (printf (include "redis-ha.nodeHostTemplate" $) (toString $i)) -}}
+{{- end -}}
+{{- if include "redis-ha.sentinelPods" . -}}
+{{- range $i := until (int .Values.sentinel.replicas) -}}
+{{- $names = append $names (printf (include "redis-ha.sentinelHostTemplate" $) (toString $i)) -}}
+{{- end -}}
 {{- end -}}
 {{- range $svc := list (include "redis-ha.headless" .) (include "redis-ha.fullname" .) -}}
 {{- $names = concat $names (list $svc (printf "%s.%s" $svc $.Release.Namespace) (printf "%s.%s.svc" $svc $.Release.Namespace) (printf "%s.%s.svc.%s" $svc $.Release.Namespace $.Values.clusterDomain)) -}}

@@ -10,11 +10,19 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and (gt $n 1) (eq (mod $n 2) 0) -}}
 {{- $errors = append $errors (printf "replicas: must be odd (1, 3, 5, ...) so Sentinel keeps a majority; got %d" $n) -}}
 {{- end -}}
+{{- $s := int (include "redis-ha.sentinels" .) -}}
+{{- if and (gt $n 1) (not $v.sentinel.colocated) (or (lt (int $v.sentinel.replicas) 3) (eq (mod (int $v.sentinel.replicas) 2) 0)) -}}
+{{- $errors = append $errors (printf "sentinel.replicas: must be odd and at least 3 (3, 5, 7, ...) so a majority of Sentinels can elect a leader; got %d" (int $v.sentinel.replicas)) -}}
+{{- end -}}
 {{- if and (gt $n 1) (ne (toString $v.sentinel.quorum) "") -}}
 {{- $q := int $v.sentinel.quorum -}}
-{{- if or (lt $q (int $majority)) (gt $q $n) -}}
-{{- $errors = append $errors (printf "sentinel.quorum: must be between %d (a majority of replicas) and %d (replicas); got %d. Leave it empty to derive it" (int $majority) $n $q) -}}
+{{- $sMajority := add (div $s 2) 1 -}}
+{{- if or (lt $q (int $sMajority)) (gt $q $s) -}}
+{{- $errors = append $errors (printf "sentinel.quorum: must be between %d (a majority of the %d Sentinels) and %d; got %d. Leave it empty to derive it" (int $sMajority) $s $s $q) -}}
 {{- end -}}
+{{- end -}}
+{{- if and (gt $n 1) (has (int $v.boot.port) (list (int $v.redis.port) (int $v.sentinel.port) (int $v.metrics.port) (int $v.metrics.sentinelPort) (int $v.tls.plainPorts.redis) (int $v.tls.plainPorts.sentinel))) -}}
+{{- $errors = append $errors (printf "boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports; got %d" (int $v.boot.port)) -}}
 {{- end -}}
 {{- if and $v.auth.enabled $v.auth.password $v.auth.existingSecret -}}
 {{- $errors = append $errors "auth.password: set either auth.password or auth.existingSecret, not both" -}}

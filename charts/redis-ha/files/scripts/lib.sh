@@ -4,10 +4,16 @@
 # so the same scripts serve Redis and Valkey images.
 #
 # Environment (set by the StatefulSet; tests set the same names):
-#   REPLICAS            pods in the set
-#   NODE_HOST_TEMPLATE  printf pattern of a pod's host name with %s for the ordinal,
+#   REPLICAS            Redis pods in the set
+#   NODE_HOST_TEMPLATE  printf pattern of a Redis pod's host name with %s for the ordinal,
 #                       e.g. redis-ha-%s.redis-ha-headless.ns.svc.cluster.local
+#   SENTINELS           Sentinels in the set (defaults to REPLICAS)
+#   SENTINEL_HOST_TEMPLATE  the same pattern for the Sentinels: equal to NODE_HOST_TEMPLATE when
+#                       each Redis pod runs its own Sentinel (sentinel.colocated), else the
+#                       Sentinel pods' names, e.g. redis-ha-sentinel-%s.redis-ha-headless...
 #   POD_ORDINAL         this pod's ordinal; defaults to the suffix of $HOSTNAME
+#   BOOT_PORT           port of the boot beacon, where a starting pod shows its data record
+#   STATE_FILE          this pod's data record on the data volume (docs/operations.md, "Full restarts")
 #   REDIS_PORT SENTINEL_PORT MASTER_SET QUORUM
 #   PASSWORD_FILE       mounted Secret file with the password; empty when auth is off
 #   ACCEPTED_PASSWORDS_FILE  passwords also accepted for the default user, one per line (may be absent)
@@ -37,6 +43,12 @@
 : "${ACCEPTED_PASSWORDS_FILE:=}"
 : "${ACL_DIR:=}"
 : "${CLI_USER:=}"
+: "${REPLICAS:=1}"
+: "${SENTINELS:=$REPLICAS}"
+: "${NODE_HOST_TEMPLATE:=}"
+: "${SENTINEL_HOST_TEMPLATE:=$NODE_HOST_TEMPLATE}"
+: "${BOOT_PORT:=16379}"
+: "${STATE_FILE:=$DATA_DIR/redis-ha.state}"
 # Kubernetes sets HOSTNAME to the pod name, <statefulset>-<ordinal>.
 # shellcheck disable=SC3028
 : "${POD_ORDINAL:=${HOSTNAME##*-}}"
@@ -67,6 +79,26 @@ peer_hosts() {
 
 my_host() {
   node_host "$POD_ORDINAL"
+}
+
+# sentinel_host ORDINAL: the host name of a Sentinel.
+sentinel_host() {
+  # shellcheck disable=SC2059 # the pattern is the point
+  printf "$SENTINEL_HOST_TEMPLATE" "$1"
+}
+
+# sentinel_hosts: the host names of every Sentinel, one per line.
+sentinel_hosts() {
+  _s=0
+  while [ "$_s" -lt "$SENTINELS" ]; do
+    printf '%s\n' "$(sentinel_host "$_s")"
+    _s=$((_s + 1))
+  done
+}
+
+# colocated: true when every Redis pod runs its own Sentinel (sentinel.colocated).
+colocated() {
+  [ "$SENTINEL_HOST_TEMPLATE" = "$NODE_HOST_TEMPLATE" ]
 }
 
 # load_auth: exports REDISCLI_AUTH from the Secret file so no password reaches argv.
@@ -292,4 +324,58 @@ sentinel_master() {
 # has_data: true when DATA_DIR holds an RDB or AOF from an earlier run.
 has_data() {
   [ -s "$DATA_DIR/dump.rdb" ] || [ -d "$DATA_DIR/appendonlydir" ] || [ -s "$DATA_DIR/appendonly.aof" ]
+}
+
+# info_fields INFO: the fields of an INFO reply the data record needs, as "name value" lines:
+# role, loading, master_link_status, master_replid, master_repl_offset, and one "keys N" per db.
+info_fields() {
+  printf '%s\n' "$1" | tr -d '\r' | sed -n \
+    -e 's/^\(role\):\(.*\)/\1 \2/p' -e 's/^\(loading\):\(.*\)/\1 \2/p' \
+    -e 's/^\(master_link_status\):\(.*\)/\1 \2/p' -e 's/^\(master_replid\):\(.*\)/\1 \2/p' \
+    -e 's/^\(master_repl_offset\):\(.*\)/\1 \2/p' -e 's/^db[0-9]*:keys=\([0-9]*\),.*/keys \1/p'
+}
+
+# data_record INFO: prints "<time> <replid> <offset> <keys>" for a node in step with its set (a
+# master, or a replica whose link is up), not loading; returns 1 otherwise. A replica whose link
+# went down keeps its last record, so <time> says until when the node had the set's data.
+data_record() {
+  _role="" _loading=1 _link="" _id="" _off=0 _keys=0
+  while read -r _name _value; do
+    case $_name in
+      role) _role=$_value ;;
+      loading) _loading=$_value ;;
+      master_link_status) _link=$_value ;;
+      master_replid) _id=$_value ;;
+      master_repl_offset) _off=$_value ;;
+      keys) _keys=$((_keys + _value)) ;;
+    esac
+  done <<EOF
+$(info_fields "$1")
+EOF
+  [ "$_loading" = 0 ] && [ -n "$_id" ] || return 1
+  case $_role in
+    master) ;;
+    slave) [ "$_link" = up ] || return 1 ;;
+    *) return 1 ;;
+  esac
+  printf '%s %s %s %s\n' "$(date +%s)" "$_id" "$_off" "$_keys"
+}
+
+# record_state: writes the local node's data record to STATE_FILE when it is in step with its set.
+record_state() {
+  _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || return 0
+  _rec=$(data_record "$_info") || return 0
+  printf '%s\n' "$_rec" >"$STATE_FILE.tmp" && mv "$STATE_FILE.tmp" "$STATE_FILE"
+}
+
+# my_record: this pod's data record as the boot election compares it, "<time> <replid> <offset>
+# <keys>": "0 - 0 0" without data files (an empty pod), "0 - 0 1" for data of unknown age.
+my_record() {
+  if ! has_data; then
+    echo "0 - 0 0"
+  elif [ -s "$STATE_FILE" ] && head -n 1 "$STATE_FILE" | grep -Eq '^[0-9]+ [^ ]+ [0-9]+ [0-9]+$'; then
+    head -n 1 "$STATE_FILE"
+  else
+    echo "0 - 0 1"
+  fi
 }

@@ -15,6 +15,9 @@
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 finish() {
+  # The last data record, taken with writes paused or handed over: the next full restart's
+  # election sees exactly what this node held (docs/operations.md, "Full restarts").
+  record_state
   touch "$RUN_DIR/handover.done" 2>/dev/null
 }
 
@@ -32,7 +35,7 @@ replicas_caught_up() {
 
 # new_master: prints the master a Sentinel names once it is another node answering ROLE master.
 new_master() {
-  for _h in $SENTINELS; do
+  for _h in $SENTINEL_LIST; do
     _named=$(sentinel_master "$_h") || continue
     if [ "$_named" != "$ME" ] && [ "$(role "$_named" "$REDIS_PORT")" = master ]; then
       printf '%s\n' "$_named"
@@ -42,9 +45,9 @@ new_master() {
   return 1
 }
 
-# request_failover: asks the local Sentinel, then the peers', to fail over MASTER_SET.
+# request_failover: asks each Sentinel in turn to fail over MASTER_SET until one accepts.
 request_failover() {
-  for _h in $SENTINELS; do
+  for _h in $SENTINEL_LIST; do
     _out=$(cli_raw "$_h" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_SET")
     case $_out in
       OK | INPROG*)
@@ -68,7 +71,7 @@ main() {
     log "master without connected replicas: nothing to hand over to"
     exit 0
   fi
-  SENTINELS="$LOCAL_HOST $(peer_hosts)"
+  SENTINEL_LIST=$(sentinel_hosts)
   _start=$(date +%s)
   log "master with $_replicas replica(s): pausing writes and handing over"
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT PAUSE $((PRESTOP_TIMEOUT * 1000)) WRITE >/dev/null

@@ -6,6 +6,8 @@
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
+: "${STUCK_AFTER:=15}"
+
 fail() {
   echo "$*"
   exit 1
@@ -20,14 +22,29 @@ redis_liveness() {
   _pong=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" PING)
   case $_pong in
     PONG | LOADING* | MASTERDOWN* | BUSY*) ;;
-    *) fail "redis does not answer PING: $_pong" ;;
+    *)
+      # While the start script waits for its peers, its boot beacon answers instead: the pod
+      # is alive, and restarting it would only hide its data record from the others.
+      [ "$(cli_raw "$LOCAL_HOST" "$BOOT_PORT" PING)" != PONG ] || {
+        echo "booting: waiting for peers (boot port $BOOT_PORT)"
+        return 0
+      }
+      fail "redis does not answer PING: $_pong"
+      ;;
   esac
-  # A replica whose master's pod no longer exists and that nothing reconfigures (no Sentinel
-  # left to fail over) is stuck; a restart runs the boot decision again.
+  # A replica whose master is gone, or has been no master for STUCK_AFTER seconds, with nothing
+  # reconfiguring it (no Sentinel left to fail over, or every pod restarted), is stuck; after
+  # failureThreshold periods a restart runs the boot decision again, which elects by data when
+  # no master exists. A failover fixes the link within seconds, well before.
   _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO replication | tr -d '\r')
   if printf '%s\n' "$_info" | grep -q '^master_link_status:down'; then
     _master=$(printf '%s\n' "$_info" | sed -n 's/^master_host://p')
     ! master_gone "$_master" || fail "master $_master no longer exists"
+    _down=$(printf '%s\n' "$_info" | sed -n 's/^master_link_down_since_seconds://p')
+    case $_down in '' | -* | *[!0-9]*) _down=0 ;; esac
+    [ "$_down" -ge "$STUCK_AFTER" ] || return 0
+    _role=$(role "$_master" "$REDIS_PORT")
+    [ "$_role" = master ] || fail "master $_master answers ROLE ${_role:-nothing}, not master, for ${_down}s"
   fi
 }
 

@@ -2,74 +2,210 @@
 # SPDX-License-Identifier: Apache-2.0
 # Entry point of the redis container. Decides from evidence whether this pod starts as master
 # or as a replica, renders redis.conf into RUN_DIR (never onto the data volume) and execs
-# redis-server. Rules (DESIGN.md 1, 2, 3, 5):
-#   - follow a master only when a peer Sentinel names it and that host answers ROLE master;
-#   - an answer naming this pod is rejected: it restarted, so wait for Sentinel to fail over;
-#   - start as master only when no peer exists at all (their names do not resolve): ordinal 0,
-#     or a pod that holds data; unreachable peers mean retry, then exit non-zero.
-# Extra environment: BOOT_ATTEMPTS, BOOT_INTERVAL, BIND_ADDRESS.
+# redis-server. The rules (docs/design.md, "HA rules"):
+#   - follow a master only when a Sentinel names it and that host answers ROLE master, or when
+#     no Sentinel names a live master and exactly one peer answers ROLE master;
+#   - never follow a master that is behind this pod's data (it holds no keys while this pod
+#     holds some, or it shares this pod's replication history at a lower offset);
+#   - when nothing is master and every pod is starting (a full restart, a new set), the pods
+#     elect by data: each shows its record on the boot port, and the one with the most recent
+#     data leads (ties to the lowest ordinal); an empty pod leads only when every pod is empty;
+#   - unreachable peers, or peers running as replicas without a master, mean wait: never
+#     "nobody answered, so I am master". The wait has no limit: the boot port answers the
+#     probes meanwhile, so Kubernetes does not restart a pod that waits for its peers.
+# Override for a pod that is gone for good (docs/operations.md, "Full restarts"):
+#   kubectl exec <pod> -c redis -- touch /run/redis/boot.force-master
+# Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
-: "${REPLICAS:=1}"
-: "${BOOT_ATTEMPTS:=30}"
 : "${BOOT_INTERVAL:=2}"
 : "${BIND_ADDRESS:=* -::*}"
+# Records taken within this many seconds of the newest one count as equally recent; the
+# replication offset decides between them (records are taken once a second per pod).
+: "${BOOT_WINDOW:=5}"
+FORCE_FILE=$RUN_DIR/boot.force-master
+BEACON_KEY=redis-ha:record
 
-# find_master: sets MASTER to a verified master host or to "self"; returns 1 to retry.
-# Sets NAMED_ME when a peer Sentinel still names this pod as master.
-find_master() {
-  MASTER=""
-  NAMED_ME=0
-  _peers=0
-  _absent=0
-  _redis_masters=""
-  for _host in $(peer_hosts); do
-    _peers=$((_peers + 1))
-    _named=$(sentinel_master "$_host")
-    case $? in
-      0)
-        if [ "$_named" = "$ME" ]; then
-          NAMED_ME=$((NAMED_ME + 1))
-          log "sentinel on $_host names this pod as master; it restarted, so waiting for a failover"
-        elif [ "$(role "$_named" "$REDIS_PORT")" = master ]; then
-          MASTER=$_named
-          log "sentinel on $_host names $MASTER and it answers ROLE master"
-          return 0
-        else
-          log "sentinel on $_host names $_named, which does not answer ROLE master; not trusted"
-        fi
-        ;;
-      2)
-        _absent=$((_absent + 1))
-        log "peer $_host does not exist"
-        ;;
-      *)
-        if [ "$(role "$_host" "$REDIS_PORT")" = master ]; then
-          _redis_masters="$_redis_masters $_host"
-        fi
-        log "sentinel on $_host gave no answer"
-        ;;
-    esac
+# start_beacon: serves this pod's data record on BOOT_PORT with a throw-away redis-server
+# (no data, no persistence, the pod's TLS and passwords), so peers can compare data before
+# anyone starts as master. Sentinels and clients never look at this port.
+start_beacon() {
+  mkdir -p "$RUN_DIR/boot"
+  {
+    port_config "$BOOT_PORT" ""
+    echo "bind $BIND_ADDRESS"
+    echo "dir $RUN_DIR/boot"
+    echo 'save ""'
+    echo "appendonly no"
+    sed -n '/^tls-/p' "$CONFIG_DIR/redis.conf"
+    auth_config redis
+  } >"$RUN_DIR/boot.conf"
+  redis-server "$RUN_DIR/boot.conf" >"$RUN_DIR/boot.log" 2>&1 &
+  BEACON_PID=$!
+  _n=0
+  until [ "$(cli_raw "$LOCAL_HOST" "$BOOT_PORT" SET "$BEACON_KEY" "$RECORD")" = OK ]; do
+    _n=$((_n + 1))
+    if [ "$_n" -ge 50 ] || ! kill -0 "$BEACON_PID" 2>/dev/null; then
+      log "WARNING: the boot beacon on port $BOOT_PORT did not start: $(cat "$RUN_DIR/boot.log")"
+      return 0
+    fi
+    sleep 0.1
   done
-  # shellcheck disable=SC2086 # split the list of hosts
-  set -- $_redis_masters
-  if [ "$#" -eq 1 ] && [ "$NAMED_ME" -eq 0 ]; then
-    MASTER=$1
-    log "no sentinel answered, but peer $MASTER alone answers ROLE master"
+}
+
+stop_beacon() {
+  [ -n "${BEACON_PID:-}" ] || return 0
+  kill "$BEACON_PID" 2>/dev/null
+  wait "$BEACON_PID" 2>/dev/null
+  BEACON_PID=""
+}
+
+# peer_record HOST: the data record HOST shows on its boot port while it starts.
+peer_record() {
+  _rec=$(cli_raw "$1" "$BOOT_PORT" GET "$BEACON_KEY") || return 1
+  printf '%s\n' "$_rec" | grep -Eqx '[0-9]+ [^ ]+ [0-9]+ [0-9]+' || return 1
+  printf '%s\n' "$_rec"
+}
+
+# elect: reads "<ordinal> <time> <replid> <offset> <keys>" lines, one per pod, and prints the
+# ordinal that leads: among pods holding keys, those whose record is within BOOT_WINDOW seconds
+# of the newest; of them the highest offset, then the lowest ordinal. When no pod holds keys,
+# the lowest ordinal.
+elect() {
+  _records=$(cat)
+  _newest=-1
+  while read -r _o _t _id _off _k; do
+    [ -n "$_o" ] && [ "$_k" -gt 0 ] && [ "$_t" -gt "$_newest" ] && _newest=$_t
+  done <<EOF
+$_records
+EOF
+  _best="" _best_off=-1
+  while read -r _o _t _id _off _k; do
+    [ -n "$_o" ] || continue
+    if [ "$_newest" -ge 0 ]; then
+      if [ "$_k" -eq 0 ] || [ "$_t" -lt $((_newest - BOOT_WINDOW)) ]; then
+        continue
+      fi
+    else
+      _off=0
+    fi
+    if [ "$_off" -gt "$_best_off" ] || { [ "$_off" -eq "$_best_off" ] && [ "$_o" -lt "$_best" ]; }; then
+      _best=$_o _best_off=$_off
+    fi
+  done <<EOF
+$_records
+EOF
+  printf '%s\n' "$_best"
+}
+
+# behind HOST: true (and says why) when the master at HOST would wipe newer data of this pod.
+behind() {
+  # shellcheck disable=SC2086 # the record's four fields
+  set -- "$1" $RECORD
+  [ "$5" -gt 0 ] || return 1
+  _info=$(cli_raw "$1" "$REDIS_PORT" INFO) || return 1
+  _mkeys=0 _mid="" _moff=0
+  while read -r _name _value; do
+    case $_name in
+      keys) _mkeys=$((_mkeys + _value)) ;;
+      master_replid) _mid=$_value ;;
+      master_repl_offset) _moff=$_value ;;
+    esac
+  done <<EOF
+$(info_fields "$_info")
+EOF
+  if [ "$_mkeys" -eq 0 ]; then
+    echo "it holds no keys and this pod holds $5"
     return 0
   fi
+  if [ "$_mid" = "$3" ] && [ "$_moff" -lt "$4" ]; then
+    echo "it is at offset $_moff of replication history $3, this pod at $4"
+    return 0
+  fi
+  return 1
+}
+
+# follow HOST WHY: sets MASTER to HOST unless HOST is behind this pod's data.
+follow() {
+  if _why=$(behind "$1"); then
+    log "not following $1 ($2): $_why; this pod keeps its data and waits (docs/operations.md, \"Full restarts\")"
+    return 1
+  fi
+  MASTER=$1
+  log "$2"
+}
+
+# find_master: sets MASTER to a verified master host or to "self"; returns 1 to wait and retry.
+find_master() {
+  MASTER=""
+  _named_me=0
+  for _s in $(sentinel_hosts); do
+    _named=$(sentinel_master "$_s") || continue
+    if [ "$_named" = "$ME" ]; then
+      _named_me=1
+      log "sentinel on $_s names this pod as master; it restarted, so waiting for a failover"
+    elif [ "$(role "$_named" "$REDIS_PORT")" = master ]; then
+      follow "$_named" "sentinel on $_s names $_named and it answers ROLE master"
+      return
+    else
+      log "sentinel on $_s names $_named, which does not answer ROLE master; not trusted"
+    fi
+  done
+  _masters="" _running="" _missing=""
+  _records="$POD_ORDINAL $RECORD"
+  _o=0
+  while [ "$_o" -lt "$REPLICAS" ]; do
+    if [ "$_o" -ne "$POD_ORDINAL" ]; then
+      _host=$(node_host "$_o")
+      case $(role "$_host" "$REDIS_PORT") in
+        master) _masters="$_masters $_host" ;;
+        slave) _running="$_running $_o" ;;
+        *)
+          if _rec=$(peer_record "$_host"); then
+            _records="$_records
+$_o $_rec"
+          else
+            _missing="$_missing $_o"
+          fi
+          ;;
+      esac
+    fi
+    _o=$((_o + 1))
+  done
+  # shellcheck disable=SC2086 # split the list of hosts
+  set -- $_masters
   if [ "$#" -gt 1 ]; then
     log "several peers answer ROLE master ($*); waiting for Sentinel to settle it"
     return 1
   fi
-  if [ "$_absent" -eq "$_peers" ]; then
-    if [ "$POD_ORDINAL" -eq 0 ] || has_data; then
-      log "no peer exists; starting as master (ordinal $POD_ORDINAL$(has_data && echo ', with data'))"
-      MASTER=self
-      return 0
+  if [ "$#" -eq 1 ]; then
+    if [ "$_named_me" -eq 1 ]; then
+      log "peer $1 answers ROLE master but a Sentinel still names this pod; waiting for Sentinel"
+      return 1
     fi
-    log "no peer exists and this pod has no data; waiting for ordinal 0 to start first"
+    follow "$1" "no sentinel names a live master, but peer $1 alone answers ROLE master"
+    return
+  fi
+  if [ -e "$FORCE_FILE" ]; then
+    rm -f "$FORCE_FILE"
+    log "no live master anywhere and $FORCE_FILE exists: starting as master by override"
+    MASTER=self
+    return 0
+  fi
+  if [ -n "$_running" ]; then
+    log "peers$_running run as replicas without a master; waiting for Sentinel to promote one"
+    return 1
+  fi
+  if [ -n "$_missing" ]; then
+    log "no master anywhere; waiting for the data records of ordinals$_missing before electing (a pod gone for good: docs/operations.md, \"Full restarts\")"
+    return 1
+  fi
+  _winner=$(printf '%s\n' "$_records" | elect)
+  log "no master anywhere; records (ordinal time replid offset keys): $(printf '%s\n' "$_records" | tr '\n' ';') elected ordinal $_winner"
+  if [ "$_winner" = "$POD_ORDINAL" ]; then
+    MASTER=self
+    return 0
   fi
   return 1
 }
@@ -84,6 +220,8 @@ prepare_restore() {
   rm -rf "$DATA_DIR/appendonlydir.before-restore"
   [ ! -d "$DATA_DIR/appendonlydir" ] || mv "$DATA_DIR/appendonlydir" "$DATA_DIR/appendonlydir.before-restore"
   mv "$DATA_DIR/restore.rdb" "$DATA_DIR/dump.rdb"
+  # The record described the replaced data: the restored dump is of unknown age.
+  rm -f "$STATE_FILE"
   RESTORING=1
 }
 
@@ -100,6 +238,14 @@ enable_aof_after_restore() {
     _n=$((_n + 1))
   done
   log "restore: Redis did not finish loading; AOF left off"
+}
+
+# record_loop: keeps STATE_FILE current (once a second) for the next full restart's election.
+record_loop() {
+  while :; do
+    sleep 1
+    record_state
+  done
 }
 
 write_config() {
@@ -131,27 +277,19 @@ main() {
   mkdir -p "$RUN_DIR"
   rm -f "$RUN_DIR/handover.done"
   prepare_restore
+  RECORD=$(my_record)
   if [ "$REPLICAS" -le 1 ]; then
     MASTER=self
   else
-    _attempt=1
+    log "data record (time replid offset keys): $RECORD"
+    start_beacon
+    _round=1
     until find_master; do
-      [ "$_attempt" -lt "$BOOT_ATTEMPTS" ] || break
-      _wait=$((BOOT_INTERVAL * (_attempt < 4 ? _attempt : 4)))
-      log "no trustworthy master yet (attempt $_attempt/$BOOT_ATTEMPTS); retrying in ${_wait}s"
-      sleep "$_wait"
-      _attempt=$((_attempt + 1))
+      sleep "$BOOT_INTERVAL"
+      _round=$((_round + 1))
     done
-    if [ -z "$MASTER" ]; then
-      if [ "$NAMED_ME" -gt 0 ] && has_data; then
-        # Sentinel kept naming this pod and never failed over (no eligible replica):
-        # the data here is the newest the set has, so serve it rather than stay down.
-        log "sentinels still name this pod after $BOOT_ATTEMPTS attempts and it holds data; resuming as master"
-        MASTER=self
-      else
-        die "no trustworthy master after $BOOT_ATTEMPTS attempts; exiting so Kubernetes retries (never self-electing)"
-      fi
-    fi
+    stop_beacon
+    [ "$_round" -eq 1 ] || log "decided after $_round rounds"
   fi
   if [ "$RESTORING" -eq 1 ] && [ "$MASTER" != self ]; then
     log "WARNING: restoring on a replica; the full sync from $MASTER will replace the restored data"
@@ -161,6 +299,9 @@ main() {
   log "starting redis-server as $([ "$MASTER" = self ] && echo master || echo "replica of $MASTER")"
   if [ "$RESTORING" -eq 1 ] && grep -q '^appendonly yes' "$CONFIG_DIR/redis.conf"; then
     enable_aof_after_restore &
+  fi
+  if [ "$REPLICAS" -gt 1 ]; then
+    record_loop &
   fi
   exec redis-server "$RUN_DIR/redis.conf"
 }

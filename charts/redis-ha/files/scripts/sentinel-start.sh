@@ -1,46 +1,62 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Entry point of the sentinel container. Renders sentinel.conf into RUN_DIR at every start
-# (Sentinel rewrites its file, and an old file would carry stale addresses), with a stable
-# myid per ordinal and host names announced, then execs redis-sentinel. The master it
-# monitors is the one a peer Sentinel names and that answers ROLE master, else the master of
-# the local Redis, whose start script already decided from evidence.
-# Extra environment: QUORUM, SENTINEL_ID_PREFIX (32 hex digits), BOOT_ATTEMPTS, BOOT_INTERVAL.
+# Entry point of the sentinel container, in a Sentinel pod of its own or beside Redis
+# (sentinel.colocated). Renders sentinel.conf into RUN_DIR at every start (Sentinel rewrites its
+# file, and an old file would carry stale addresses), with a stable myid per ordinal and host
+# names announced, then execs redis-sentinel. The master it monitors is the one a peer Sentinel
+# names and that answers ROLE master; else, beside Redis, the master of the local Redis; else
+# the one Redis pod that answers ROLE master. The Redis start scripts decide who is master
+# without any Sentinel, so a Sentinel only waits for them, never the other way round.
+# Extra environment: QUORUM, SENTINEL_ID_PREFIX (32 hex digits), BOOT_INTERVAL.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
-: "${REPLICAS:=3}"
-: "${QUORUM:=$((REPLICAS / 2 + 1))}"
-: "${BOOT_ATTEMPTS:=30}"
+: "${QUORUM:=$((SENTINELS / 2 + 1))}"
 : "${BOOT_INTERVAL:=2}"
 : "${BIND_ADDRESS:=* -::*}"
 : "${SENTINEL_ID_PREFIX:=00000000000000000000000000000000}"
 
 # current_master: prints the master this Sentinel should monitor, or nothing yet.
 current_master() {
-  for _host in $(peer_hosts); do
+  for _host in $(sentinel_hosts); do
+    [ "$_host" != "$ME" ] || continue
     _named=$(sentinel_master "$_host") &&
       [ "$(role "$_named" "$REDIS_PORT")" = master ] && {
       printf '%s\n' "$_named"
       return 0
     }
   done
-  case $(role "$LOCAL_HOST" "$REDIS_PORT") in
-    master) printf '%s\n' "$ME" ;;
-    slave) info_field "$LOCAL_HOST" "$REDIS_PORT" replication master_host ;;
-  esac
+  if colocated; then
+    case $(role "$LOCAL_HOST" "$REDIS_PORT") in
+      master) printf '%s\n' "$ME" ;;
+      slave) info_field "$LOCAL_HOST" "$REDIS_PORT" replication master_host ;;
+    esac
+    return 0
+  fi
+  _found=""
+  _o=0
+  while [ "$_o" -lt "$REPLICAS" ]; do
+    _host=$(node_host "$_o")
+    if [ "$(role "$_host" "$REDIS_PORT")" = master ]; then
+      # Two masters (a split that Sentinel used to resolve): wait for the Redis pods to settle.
+      [ -z "$_found" ] || return 0
+      _found=$_host
+    fi
+    _o=$((_o + 1))
+  done
+  [ -z "$_found" ] || printf '%s\n' "$_found"
 }
 
 main() {
   load_auth
-  ME=$(my_host)
-  _attempt=1
+  ME=$(sentinel_host "$POD_ORDINAL")
+  _round=1
   MASTER=$(current_master)
   while [ -z "$MASTER" ]; do
-    [ "$_attempt" -lt "$BOOT_ATTEMPTS" ] || die "no master known after $BOOT_ATTEMPTS attempts"
-    log "waiting for the local Redis to start (attempt $_attempt/$BOOT_ATTEMPTS)"
+    # Log the first round and then every 15th, not every two seconds.
+    [ $((_round % 15)) -ne 1 ] || log "no master yet: waiting for the Redis pods to decide (round $_round)"
     sleep "$BOOT_INTERVAL"
-    _attempt=$((_attempt + 1))
+    _round=$((_round + 1))
     MASTER=$(current_master)
   done
   mkdir -p "$RUN_DIR"
