@@ -93,6 +93,25 @@ kctl -n local-path-storage rollout status deploy/local-path-provisioner --timeou
   || die "local-path-provisioner not ready"
 stage_end cluster_ready
 
+# Offline node image: kind applied the kube-router manifest (CNI + NetworkPolicy) baked into the
+# node image when the cluster was created. Bring a reused cluster to the current
+# ci/e2e/kube-router.yaml without recreating it (e.g. the bridge CNI's hairpinMode): server-side
+# apply, then roll the DaemonSet (its init container rewrites the node's CNI config and sets
+# hairpin on running pods' bridge ports). The manifest's hash on the DaemonSet makes it a no-op
+# when nothing changed.
+if kctl -n kube-system get ds kube-router >/dev/null 2>&1; then
+  cni_manifest=$(sed "s#image: redis-ha.local/kube-router:.*#image: redis-ha.local/kube-router:$KUBE_ROUTER_VERSION#" "$E2E_DIR/kube-router.yaml")
+  cni_sum=$(printf '%s\n' "$cni_manifest" | sha256sum | cut -c1-16)
+  if [ "$(kctl -n kube-system get ds kube-router -o jsonpath='{.metadata.annotations.redis-ha\.e2e/manifest}')" != "$cni_sum" ]; then
+    stage_start cni_update
+    printf '%s\n' "$cni_manifest" | kctl apply --server-side --force-conflicts --field-manager=redis-ha-e2e -f - >&2 \
+      || die "kubectl apply of ci/e2e/kube-router.yaml failed"
+    kctl -n kube-system rollout status ds/kube-router --timeout=300s >&2 || die "kube-router did not roll out"
+    kctl -n kube-system annotate ds kube-router --overwrite "redis-ha.e2e/manifest=$cni_sum" >/dev/null
+    stage_end cni_update
+  fi
+fi
+
 if [ "${E2E_SKIP_TEST_IMAGES:-0}" != 1 ]; then
   # shellcheck disable=SC1091
   . "$E2E_DIR/images.env"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke-check the e2e cluster: 4 Ready nodes, CoreDNS (service name + headless pod FQDN),
 # a local-path PVC binds, the redis-ha-test images run (redis as uid 999 on the PVC, the
-# exporter scrapes it, valkey starts), and NetworkPolicy is enforced (default-deny blocks,
-# an allow rule for a labelled client lets it through).
+# exporter scrapes it, valkey starts), hairpin (a pod reaches itself through its own Service
+# ClusterIP), and NetworkPolicy is enforced (default-deny blocks, an allow rule for a labelled
+# client lets it through).
 # Usage: ci/e2e/verify.sh      (uses $KIND_CLUSTER; talks to the API via the control-plane node)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +30,13 @@ metadata: {name: smoke-hl}
 spec:
   clusterIP: None
   publishNotReadyAddresses: true
+  selector: {app: smoke-redis}
+  ports: [{name: redis, port: 6379}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: smoke-self}
+spec:
   selector: {app: smoke-redis}
   ports: [{name: redis, port: 6379}]
 ---
@@ -114,6 +122,19 @@ assert 'redis_up 1' in m, 'redis_up 1 missing'" || fail "exporter does not repor
 ex client-allowed -- redis-cli -h "$(kctl -n "$NS" get pod valkey -o jsonpath='{.status.podIP}')" -p 6380 info server \
   | grep -q '^valkey_version:' || fail "valkey not answering"
 log "images run: redis $(ex redis-0 -c redis -- redis-server --version | awk '{print $3}'), exporter redis_up 1, valkey, redis-py"
+
+# hairpin: redis-0 through the ClusterIP of a Service whose only endpoint is redis-0 itself
+# (charts that announce a per-pod Service IP, e.g. DandyDeveloper/redis-ha, need it; the bridge
+# CNI's hairpinMode in ci/e2e/kube-router.yaml)
+SELF_IP=$(kctl -n "$NS" get svc smoke-self -o jsonpath='{.spec.clusterIP}')
+ok=0
+for _ in $(seq 1 10); do
+  [ "$(ex redis-0 -c redis -- timeout 5 redis-cli -h "$SELF_IP" -p 6379 ping 2>/dev/null | tr -d '\r')" = PONG ] && { ok=1; break; }
+  sleep 1
+done
+[ $ok = 1 ] || fail "hairpin: redis-0 cannot reach itself through Service smoke-self ($SELF_IP:6379); \
+bridge ports need hairpin_mode=1 (hairpinMode in ci/e2e/kube-router.yaml; a cluster made before it: run ci/e2e/cluster-up.sh)"
+log "hairpin ok: redis-0 PONG through its own Service ClusterIP $SELF_IP"
 
 # NetworkPolicy: default deny ingress + allow only access=allowed to redis:6379
 try_ping() { ex "$1" -- timeout 5 redis-cli -h "$FQDN" -p 6379 ping 2>/dev/null | tr -d '\r'; }
