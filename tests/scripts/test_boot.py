@@ -314,3 +314,26 @@ class TestRestore:
         out = c.procs["redis-0"].output()
         assert "restore.rdb found: restoring the dataset from it" in out
         assert "restore loaded; AOF rebuilt from it" in out
+
+    def test_restore_on_any_pod_wins_the_full_restart(self, make_cluster):
+        """The documented restore in a set: every pod restarts, the one holding restore.rdb is
+        elected (its dump is the data the operator wants), the others resync from it."""
+        c = make_cluster(colocated=False)
+        c.bootstrap()
+        c.assert_invariants()
+        fill(c, 0, "backup", 20)
+        c.redis(2).save()
+        backup = (c.tmp / "data-2" / "dump.rdb").read_bytes()
+        fill(c, 0, "later", 20)
+        time.sleep(1.5)
+        c.stop_all()
+        c.vanish(0, 1, 2)
+        (c.tmp / "data-2" / "restore.rdb").write_bytes(backup)
+        for i in range(3):
+            c.start_node(i)
+        for i in range(3):
+            c.wait_ready(i, 60)
+        assert c.master() == 2
+        for i in range(3):
+            c.wait_for(f"node {i} holds the backup", lambda i=i: c.redis(i).dbsize() == 20 and c.redis(i).get("later0") is None)
+        assert "elected ordinal 2" in c.procs["redis-2"].output()
