@@ -337,3 +337,27 @@ class TestRestore:
         for i in range(3):
             c.wait_for(f"node {i} holds the backup", lambda i=i: c.redis(i).dbsize() == 20 and c.redis(i).get("later0") is None)
         assert "elected ordinal 2" in c.procs["redis-2"].output()
+
+
+class TestHousekeeping:
+    @LAYOUTS
+    def test_sentinels_forget_peers_that_left_the_release(self, make_cluster, colocated):
+        """A Sentinel that was part of the set and is gone (scale-down, a move between layouts)
+        would stay a voter forever: the others forget it, and keep the release's peers."""
+        c = make_cluster(colocated=colocated)
+        for i in range(3):
+            c.start_node(i)
+        for i in range(3):
+            c.wait_ready(i, 60)
+        for i in range(4):
+            # A fourth Sentinel, outside the release (SENTINELS stays 3), joins and then dies.
+            c.existing.add(i) if colocated else c.existing_sentinels.add(i)
+            c.write_hosts()
+            c.start(f"sentinel-{i}", i, "sentinel-start.sh", sentinel_pod=not colocated, HOUSEKEEPING_INTERVAL=3)
+        extra = 3
+        c.wait_for("the extra Sentinel is known", lambda: len(c.sentinel_list(0, "SENTINELS")) == 3, 30)
+        c.kill_sentinel(extra)
+        m = c.master()
+        assert c.assert_invariants(60) == m
+        logs = "".join(c.procs[f"sentinel-{i}"].output() for i in range(3))
+        assert f"forgetting peers that are down and not part of the release: {c.sentinel_host(extra)}" in logs

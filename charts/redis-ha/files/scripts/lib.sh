@@ -81,6 +81,15 @@ my_host() {
   node_host "$POD_ORDINAL"
 }
 
+# node_hosts: the host names of every Redis pod, one per line.
+node_hosts() {
+  _n=0
+  while [ "$_n" -lt "$REPLICAS" ]; do
+    printf '%s\n' "$(node_host "$_n")"
+    _n=$((_n + 1))
+  done
+}
+
 # sentinel_host ORDINAL: the host name of a Sentinel.
 sentinel_host() {
   # shellcheck disable=SC2059 # the pattern is the point

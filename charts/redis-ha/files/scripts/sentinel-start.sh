@@ -7,7 +7,11 @@
 # names and that answers ROLE master; else, beside Redis, the master of the local Redis; else
 # the one Redis pod that answers ROLE master. The Redis start scripts decide who is master
 # without any Sentinel, so a Sentinel only waits for them, never the other way round.
-# Extra environment: QUORUM, SENTINEL_ID_PREFIX (32 hex digits), BOOT_INTERVAL.
+# In the background it forgets peers that are down and not part of the release (Sentinel never
+# forgets a peer by itself, and a dead Sentinel still counts as a voter): after a scale-down or a
+# move between layouts every Sentinel again knows exactly the release's Sentinels and replicas.
+# Extra environment: QUORUM, SENTINEL_ID_PREFIX (32 hex digits), BOOT_INTERVAL,
+# HOUSEKEEPING_INTERVAL (seconds between two looks for such peers).
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
@@ -15,6 +19,7 @@
 : "${BOOT_INTERVAL:=2}"
 : "${BIND_ADDRESS:=* -::*}"
 : "${SENTINEL_ID_PREFIX:=00000000000000000000000000000000}"
+: "${HOUSEKEEPING_INTERVAL:=30}"
 
 # current_master: prints the master this Sentinel should monitor, or nothing yet.
 current_master() {
@@ -45,6 +50,45 @@ current_master() {
     _o=$((_o + 1))
   done
   [ -z "$_found" ] || printf '%s\n' "$_found"
+}
+
+# ghosts SENTINELS|REPLICAS EXPECTED: prints the address of each peer of that kind the local
+# Sentinel knows, flags down, and that is not one of EXPECTED (host names, one per line).
+ghosts() {
+  _key=""
+  _ip=""
+  cli_raw "$LOCAL_HOST" "$SENTINEL_PORT" SENTINEL "$1" "$MASTER_SET" | tr -d '\r' | while IFS= read -r _line; do
+    if [ -z "$_key" ]; then
+      _key=$_line
+      continue
+    fi
+    case $_key in
+      ip) _ip=$_line ;;
+      flags)
+        case ",$_line," in
+          *,s_down,* | *,o_down,* | *,disconnected,*)
+            printf '%s\n' "$2" | grep -qxF "$_ip" || printf '%s\n' "$_ip"
+            ;;
+        esac
+        ;;
+    esac
+    _key=""
+  done
+}
+
+# forget_ghosts: every HOUSEKEEPING_INTERVAL, resets MASTER_SET when ghosts exist and no failover
+# is under way; Sentinels take turns by ordinal so a quorum always knows its peers.
+forget_ghosts() {
+  sleep $((HOUSEKEEPING_INTERVAL + POD_ORDINAL * HOUSEKEEPING_INTERVAL / 3))
+  while :; do
+    _ghosts=$(ghosts SENTINELS "$(sentinel_hosts)")$(ghosts REPLICAS "$(node_hosts)")
+    _flags=$(cli_raw "$LOCAL_HOST" "$SENTINEL_PORT" SENTINEL MASTER "$MASTER_SET" | tr -d '\r' | sed -n '/^flags$/{n;p;}')
+    if [ -n "$_ghosts" ] && [ "$_flags" = master ]; then
+      log "forgetting peers that are down and not part of the release: $(printf '%s\n' "$_ghosts" | tr '\n' ' ')(SENTINEL RESET)"
+      cli "$LOCAL_HOST" "$SENTINEL_PORT" SENTINEL RESET "$MASTER_SET" >/dev/null
+    fi
+    sleep "$HOUSEKEEPING_INTERVAL"
+  done
 }
 
 main() {
@@ -81,6 +125,7 @@ main() {
   mv "$_conf.tmp" "$_conf"
   save_probe_login sentinel
   log "starting redis-sentinel monitoring $MASTER"
+  forget_ghosts &
   exec redis-sentinel "$_conf"
 }
 
