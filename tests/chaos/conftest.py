@@ -80,18 +80,27 @@ def report(core) -> ChaosReport:
     print(f"\nchaos report: {out}/report.json, {out}/summary.md")
 
 
+def _exists(core, name: str) -> bool:
+    try:
+        return core.read_namespace(name).status.phase == "Active"
+    except client.rest.ApiException:
+        return False
+
+
 @pytest.fixture(scope="session")
 def target(core, profile, report):
     """The profile's release, installed once per run in its own namespace, with the client pod
     on the control-plane node."""
-    namespace(core, profile.namespace, profile.pod_security)
     rel = profile.make_release(core)
+    reuse = os.environ.get("CHAOS_REUSE") and _exists(core, profile.namespace)
+    if not reuse:
+        namespace(core, profile.namespace, profile.pod_security)
     report.data.setdefault("profiles", {})[profile.name] = {
         "file": str(profile.file.relative_to(ROOT)) if profile.file.is_relative_to(ROOT) else str(profile.file),
         "chart": profile.chart, "namespace": rel.namespace, "replicas": rel.replicas, "sentinels": rel.sentinels,
         "colocated": rel.is_colocated}
     report.data["profile"]["file"] = report.data["profiles"][profile.name]["file"]
-    rel.install_seconds = rel.install()
+    rel.install_seconds = rel.install(action="upgrade" if reuse else "install")
     rel.start_client(on_control_plane=True)
     rel.profile = profile
     yield rel

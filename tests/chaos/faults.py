@@ -78,13 +78,35 @@ def node_ready(rel: Release, node: str) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
 
 
+def node_addresses(node: str) -> dict[str, tuple[str, str]]:
+    """network -> (IPv4, IPv6) of a kind node container."""
+    nets = json.loads(docker("inspect", node, "--format", "{{json .NetworkSettings.Networks}}"))
+    return {name: (n.get("IPAddress") or "", n.get("GlobalIPv6Address") or "") for name, n in nets.items()}
+
+
+_addresses: dict[str, dict] = {}
+
+
 def stop_node(node: str) -> None:
-    """`docker stop` the kind node with no grace: its processes die with it, as on power loss."""
+    """`docker stop` the kind node with no grace (CHAOS_NODE_STOP_GRACE, default 0): its
+    processes die with it, as on power loss. Its addresses are kept for start_node."""
+    _addresses[node] = node_addresses(node)
     docker("stop", "--time", os.environ.get("CHAOS_NODE_STOP_GRACE", "0"), node, timeout=180)
 
 
 def start_node(rel: Release, node: str, timeout: float = 600) -> None:
+    """`docker start` the node; should Docker hand it another address (the kubelet and the CNI
+    were set up with the old one), it is stopped, reconnected with its old addresses and started
+    again. Then waits for the node to be Ready."""
     docker("start", node, timeout=180)
+    before = _addresses.get(node)
+    if before and node_addresses(node) != before:
+        docker("stop", "--time", "0", node, timeout=180)
+        for net, (ip4, ip6) in before.items():
+            docker("network", "disconnect", "--force", net, node, check=False)
+            docker("network", "connect", *(["--ip", ip4] if ip4 else []), *(["--ip6", ip6] if ip6 else []), net, node)
+        docker("start", node, timeout=180)
+        assert node_addresses(node) == before, f"node {node} came back with {node_addresses(node)}, not {before}"
     wait_for(f"node {node} Ready again", lambda: node_ready(rel, node), timeout, 3)
 
 

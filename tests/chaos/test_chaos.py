@@ -207,8 +207,12 @@ def test_kill_all_sentinels(rel, report, n):
     """SIGKILL of every Sentinel process at once (from the nodes); the master keeps taking writes."""
     assert rel.sentinels >= 1, "no Sentinel in this layout"
 
+    suffix = "/" + rel.sentinel_container
+    before = {}
+
     def action():
         old, _ = master_pod(rel)
+        before.update({k: v for k, v in faults.restart_counts(rel).items() if k.endswith(suffix)})
         at = time.time()
         killed = [faults.signal(rel, rel.sentinel_pod(i), rel.sentinel_container, "KILL") for i in range(rel.sentinels)]
         return Fault(old, at, extra={"killed": [f"{node}:{pid}" for node, pid in killed]})
@@ -217,8 +221,8 @@ def test_kill_all_sentinels(rel, report, n):
         def done(records):
             if time.time() < at + 10:
                 return False
-            counts = faults.restart_counts(rel)
-            return all(v[1] >= 1 for k, v in counts.items() if k.endswith("/" + rel.sentinel_container)) and \
+            counts = {k: v for k, v in faults.restart_counts(rel).items() if k.endswith(suffix)}
+            return len(counts) == rel.sentinels and all(v[1] > before.get(k, (None, -1))[1] for k, v in counts.items()) and \
                 any(r["ok"] and r["t"] >= time.time() - 2 for r in records)
         return done
     chaos_run(rel, report, "kill-all-sentinels", action, until=restarted, expect_new_master=False)
