@@ -34,6 +34,10 @@ terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
 {{- with $v.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
+{{- with $v.dnsConfig }}
+dnsConfig:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- with $v.image.pullSecrets }}
 imagePullSecrets:
   {{- range . }}
