@@ -78,8 +78,10 @@ def chaos_run(rel: Release, report, scenario: str, action, *, seconds: float | N
         fault.dns.join(120)
     errors: list[str] = []
     master = None
+    ready_after = None
     try:
         rel.wait_all_ready(settle_timeout)
+        ready_after = round(time.time() - fault.at, 1)
         master = rel.invariants(300)
     except AssertionError as exc:
         errors.append(f"invariants: {exc}")
@@ -103,6 +105,8 @@ def chaos_run(rel: Release, report, scenario: str, action, *, seconds: float | N
         "events": [e for e in events if e["event"] in ev.KEY_EVENTS and e["t"] >= fault.at - 1],
         "dns": fault.dns.summary(fault.at) if fault.dns is not None else None,
         "tilt_wait_before_s": tilt_wait,
+        # When every pod was Ready again (checked once the writes ended: an upper bound).
+        "all_ready_after_s": ready_after,
         **fault.extra,
     }
     if check is not None and not errors:

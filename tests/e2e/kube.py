@@ -227,8 +227,9 @@ class Release:
             "SENTINEL_AUTH": "1" if self.sentinel_auth else "0",
             "PYTHONUNBUFFERED": "1",
         }
-        if self.password_secret or self.values.get("auth", {}).get("enabled", True):
-            secret, key = self.password_secret or (self.values.get("auth", {}).get("existingSecret") or self.fullname, "password")
+        auth = self.values.get("auth") if isinstance(self.values.get("auth"), dict) else {}
+        if self.password_secret or auth.get("enabled", True):
+            secret, key = self.password_secret or (auth.get("existingSecret") or self.fullname, "password")
             items = [client.V1KeyToPath(key=key, path="password")]
             volumes.append(client.V1Volume(name="secret", secret=client.V1SecretVolumeSource(secret_name=secret, items=items, default_mode=0o400)))
             mounts.append(client.V1VolumeMount(name="secret", mount_path="/secrets"))
