@@ -75,6 +75,15 @@ def container(pod_spec_owner: dict, name: str) -> dict:
     return found
 
 
+def statefulset_of(docs: list[dict], name: str) -> dict:
+    """The one StatefulSet whose pods run the container `name` (Redis or Sentinel set, by layout)."""
+    holders = [d for d in docs if d["kind"] == "StatefulSet" and jmespath.search(f"spec.template.spec.containers[?name=='{name}'] | [0]", d)]
+    if len(holders) != 1:
+        have = {d["metadata"]["name"]: [c["name"] for c in d["spec"]["template"]["spec"]["containers"]] for d in of_kind(docs, "StatefulSet")}
+        raise KeyError(f"container {name!r} is in {len(holders)} StatefulSets; have {have}")
+    return holders[0]
+
+
 def env_of(c: dict) -> dict:
     """Plain env values of a container by name (secretKeyRef entries map to their valueFrom)."""
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}

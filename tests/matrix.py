@@ -49,4 +49,20 @@ def tls_cases() -> list[Case]:
     ]
 
 
-MATRIX = ci_cases() + generated_cases() + tls_cases()
+def layout_cases() -> list[Case]:
+    """Sentinel layouts: the generated cases use Sentinel pods of their own (the default); these add
+    the co-located layout (sentinel.colocated, the AIKernel deployment's) and other Sentinel counts."""
+    colocated = {"colocated": True}
+    return [
+        Case("colocated", {"sentinel": colocated}),
+        Case("colocated-r5-hard", {"replicas": 5, "sentinel": colocated, "podAntiAffinity": "hard"}),
+        Case("colocated-single", {"replicas": 1, "sentinel": colocated}),
+        Case("colocated-noauth-pv0-m0", {"sentinel": colocated, "auth": {"enabled": False}, "persistence": {"enabled": False}, "metrics": {"enabled": False}}),
+        Case("colocated-tls-plain-ports", {"sentinel": colocated, "tls": {"enabled": True, "existingSecret": "redis-tls", "plainPorts": {"enabled": True}}}),
+        Case("sentinels5-r3", {"sentinel": {"replicas": 5}}),
+        Case("sentinels7-r5-quorum5-spread", {"replicas": 5, "sentinel": {"replicas": 7, "quorum": 5},
+                                              "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}]}),
+    ]
+
+
+MATRIX = ci_cases() + generated_cases() + tls_cases() + layout_cases()

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from tests.helm import HelmTemplateError, by_kind_name, container, env_of, render_chart
+from tests.helm import HelmTemplateError, by_kind_name, container, env_of, render_chart, statefulset_of
 
 ACL = {"acl": {"enabled": True, "existingSecret": "cache-acl"}}
 ROLES = {"app": "app-password", "replication": "replication-password", "sentinel": "sentinel-password",
@@ -19,13 +19,14 @@ def pod_spec(docs):
     return sts(docs)["spec"]["template"]["spec"]
 
 
-def secret_volume(docs):
-    return next(v for v in pod_spec(docs)["volumes"] if v["name"] == "secret")
+def secret_volume(docs, name="redis-ha"):
+    return next(v for v in by_kind_name(docs, "StatefulSet", name)["spec"]["template"]["spec"]["volumes"] if v["name"] == "secret")
 
 
 class TestAclUsers:
-    def test_each_role_password_is_a_file_from_the_acl_secret(self):
-        sources = secret_volume(render_chart(ACL))["projected"]["sources"]
+    @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
+    def test_each_role_password_is_a_file_from_the_acl_secret(self, name):
+        sources = secret_volume(render_chart(ACL), name)["projected"]["sources"]
         acl = next(s["secret"] for s in sources if s["secret"]["name"] == "cache-acl")
         assert {i["path"]: i["key"] for i in acl["items"]} == {f"acl/{role}": key for role, key in ROLES.items()}
         assert "optional" not in acl
@@ -44,12 +45,14 @@ class TestAclUsers:
 
     def test_scripts_find_the_acl_directory_only_with_acl(self):
         assert env_of(container(sts(render_chart(ACL)), "redis"))["ACL_DIR"] == "/secrets/acl"
+        assert env_of(container(by_kind_name(render_chart(ACL), "StatefulSet", "redis-ha-sentinel"), "sentinel"))["ACL_DIR"] == "/secrets/acl"
         assert env_of(container(sts(render_chart({})), "redis"))["ACL_DIR"] == ""
         assert "redis-users.acl" not in by_kind_name(render_chart({}), "ConfigMap", "redis-ha-config")["data"]
 
+    @pytest.mark.parametrize("layout", [{}, {"sentinel": {"colocated": True}}], ids=["sentinel-pods", "colocated"])
     @pytest.mark.parametrize("name", ["metrics", "sentinel-metrics"])
-    def test_exporters_log_in_as_the_exporter_user(self, name):
-        env = {e["name"]: e for e in container(sts(render_chart(ACL)), name)["env"]}
+    def test_exporters_log_in_as_the_exporter_user(self, name, layout):
+        env = {e["name"]: e for e in container(statefulset_of(render_chart({**ACL, **layout}), name), name)["env"]}
         assert env["REDIS_USER"]["value"] == "exporter"
         assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "cache-acl", "key": "exporter-password"}
 

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the chart creates, by (kind, name), for the defaults and the non-HA mode."""
-from tests.helm import render_chart
+"""What the chart creates, by (kind, name), for the defaults, the co-located layout and the non-HA mode."""
+import pytest
+
+from tests.helm import of_kind, render_chart
+
+COLOCATED = {"sentinel": {"colocated": True}}
 
 
 def kinds_names(docs):
     return sorted((d["kind"], d["metadata"]["name"]) for d in docs)
 
 
-DEFAULT_OBJECTS = [
+COLOCATED_OBJECTS = [
     ("ConfigMap", "redis-ha-config"),
     ("ConfigMap", "redis-ha-scripts"),
     ("NetworkPolicy", "redis-ha"),
@@ -19,10 +23,12 @@ DEFAULT_OBJECTS = [
     ("ServiceAccount", "redis-ha"),
     ("StatefulSet", "redis-ha"),
 ]
+# Sentinels in pods of their own (the default): their StatefulSet and its PodDisruptionBudget.
+DEFAULT_OBJECTS = COLOCATED_OBJECTS + [("PodDisruptionBudget", "redis-ha-sentinel"), ("StatefulSet", "redis-ha-sentinel")]
 
 
 def test_default_render_is_exactly_the_expected_objects(default_docs):
-    """Defaults on a cluster with the Prometheus Operator API: the HA topology plus the PrometheusRule."""
+    """Defaults on a cluster with the Prometheus Operator API: the HA topology with the Sentinel StatefulSet, plus the PrometheusRule."""
     assert kinds_names(default_docs) == sorted(DEFAULT_OBJECTS + [("PrometheusRule", "redis-ha")])
 
 
@@ -31,11 +37,18 @@ def test_default_render_without_the_operator_api_has_no_prometheus_rule():
     assert kinds_names(render_chart(api_versions=())) == sorted(DEFAULT_OBJECTS)
 
 
-def test_single_replica_mode_drops_pdb_and_sentinel():
-    """replicas: 1 is the non-HA mode: no PDB, no sentinel container."""
-    docs = render_chart({"replicas": 1})
-    assert ("PodDisruptionBudget", "redis-ha") not in kinds_names(docs)
-    sts = next(d for d in docs if d["kind"] == "StatefulSet")
+def test_colocated_render_has_no_sentinel_statefulset_or_budget():
+    """sentinel.colocated: true is the earlier layout: one StatefulSet, one PodDisruptionBudget."""
+    assert kinds_names(render_chart(COLOCATED, api_versions=())) == sorted(COLOCATED_OBJECTS)
+
+
+@pytest.mark.parametrize("layout", [{}, COLOCATED], ids=["sentinel-pods", "colocated"])
+def test_single_replica_mode_drops_pdbs_and_sentinel(layout):
+    """replicas: 1 is the non-HA mode in either layout: no PDB, no Sentinel StatefulSet, no sentinel container."""
+    docs = render_chart({"replicas": 1, **layout})
+    assert not of_kind(docs, "PodDisruptionBudget")
+    (sts,) = of_kind(docs, "StatefulSet")
+    assert sts["metadata"]["name"] == "redis-ha"
     assert [c["name"] for c in sts["spec"]["template"]["spec"]["containers"]] == ["redis", "metrics"]
 
 

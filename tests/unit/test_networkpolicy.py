@@ -1,8 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """templates/networkpolicy.yaml"""
+import pytest
+
 from tests.helm import by_kind_name, render_chart
 
-SELF = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": "redis-ha", "app.kubernetes.io/component": "server"}}}
+# Every pod of the release, Redis and Sentinel alike (no component).
+RELEASE_PODS = {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": "redis-ha"}
+SELF = {"podSelector": {"matchLabels": RELEASE_PODS}}
+PEER_PORTS = [{"port": 6379, "protocol": "TCP"}, {"port": 26379, "protocol": "TCP"}, {"port": 16379, "protocol": "TCP"}]
 
 
 def policy(values=None):
@@ -18,11 +23,28 @@ class TestNetworkPolicy:
         """networkPolicy.enabled default true, Ingress and Egress."""
         assert policy()["policyTypes"] == ["Ingress", "Egress"]
 
+    @pytest.mark.parametrize("layout", [{}, {"sentinel": {"colocated": True}}], ids=["sentinel-pods", "colocated"])
+    def test_applies_to_every_pod_of_the_release(self, layout):
+        """The policy selects Redis and Sentinel pods: name and instance, no component."""
+        docs = render_chart(layout)
+        assert by_kind_name(docs, "NetworkPolicy", "redis-ha")["spec"]["podSelector"] == {"matchLabels": RELEASE_PODS}
+        for sts in (d for d in docs if d["kind"] == "StatefulSet"):
+            assert RELEASE_PODS.items() <= sts["spec"]["template"]["metadata"]["labels"].items(), sts["metadata"]["name"]
+
     def test_peer_traffic(self):
-        """The chart's pods reach each other on 6379/26379 both ways."""
+        """The chart's pods reach each other on 6379, 26379 and the boot port 16379, both ways."""
         spec = policy()
-        assert spec["ingress"][0] == {"from": [SELF], "ports": [{"port": 6379, "protocol": "TCP"}, {"port": 26379, "protocol": "TCP"}]}
-        assert spec["egress"][0]["to"] == [SELF]
+        assert spec["ingress"][0] == {"from": [SELF], "ports": PEER_PORTS}
+        assert spec["egress"][0] == {"to": [SELF], "ports": PEER_PORTS}
+
+    @pytest.mark.parametrize("network_policy", [{}, {"allowExternal": False, "metricsFrom": [{"namespaceSelector": {}}]}], ids=["open", "restricted"])
+    def test_boot_port_only_from_chart_pods(self, network_policy):
+        """boot.port (16400 here) is admitted from the release's own pods only: no client, metrics or egress rule opens it to others."""
+        spec = policy({"boot": {"port": 16400}, "networkPolicy": network_policy})
+        with_boot = [rule for rule in spec["ingress"] if {"port": 16400, "protocol": "TCP"} in rule["ports"]]
+        assert with_boot == [{"from": [SELF], "ports": [{"port": 6379, "protocol": "TCP"}, {"port": 26379, "protocol": "TCP"}, {"port": 16400, "protocol": "TCP"}]}]
+        assert [rule["to"] for rule in spec["egress"] if {"port": 16400, "protocol": "TCP"} in rule.get("ports", [])] == [[SELF]]
+        assert not [rule for rule in spec["ingress"] + spec["egress"] if {"port": 16379, "protocol": "TCP"} in rule.get("ports", [])]
 
     def test_clients_open_by_default(self):
         """allowExternal: any pod may reach 6379/26379."""

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from tests import kube_schema
-from tests.helm import CHART, ROOT, by_kind_name, container, env_of, load_values_file, of_kind, render_chart
+from tests.helm import CHART, ROOT, by_kind_name, container, env_of, load_values_file, of_kind, render_chart, statefulset_of
 
 SELECTOR = 'namespace="default",job="redis-ha-headless"'
 ALERT_VALUES = load_values_file(CHART / "values.yaml")["metrics"]["prometheusRule"]["alerts"]
@@ -36,8 +36,17 @@ def bare_metrics(expr: str) -> list[str]:
     return [m for m in re.findall(r"\b(redis_\w+|up)\b(?!\{)", outside)]
 
 
-def sts(values=None):
-    return by_kind_name(render_chart(values), "StatefulSet", "redis-ha")
+COLOCATED = {"sentinel": {"colocated": True}}
+LAYOUTS = [pytest.param({}, id="sentinel-pods"), pytest.param(COLOCATED, id="colocated")]
+
+
+def holder(values, name):
+    """The StatefulSet whose pods run container `name`."""
+    return statefulset_of(render_chart(values), name)
+
+
+def containers_by_set(values):
+    return {d["metadata"]["name"]: [c["name"] for c in d["spec"]["template"]["spec"]["containers"]] for d in of_kind(render_chart(values), "StatefulSet")}
 
 
 class TestPrometheusRule:
@@ -120,13 +129,16 @@ class TestPrometheusRule:
         ("values", "quorum", "replicas"),
         [
             pytest.param({}, 2, 2, id="three-pods"),
-            pytest.param({"replicas": 5}, 3, 4, id="five-pods"),
-            pytest.param({"replicas": 5, "sentinel": {"quorum": 4}}, 4, 4, id="five-pods-quorum-4"),
+            pytest.param({"replicas": 5}, 2, 4, id="five-pods-three-sentinels"),
+            pytest.param({"replicas": 5, "sentinel": {"replicas": 5}}, 3, 4, id="five-pods-five-sentinels"),
+            pytest.param({"replicas": 5, "sentinel": {"replicas": 5, "quorum": 4}}, 4, 4, id="five-sentinels-quorum-4"),
+            pytest.param({"replicas": 5, "sentinel": {"colocated": True}}, 3, 4, id="five-colocated"),
+            pytest.param({"replicas": 5, "sentinel": {"colocated": True, "quorum": 4}}, 4, 4, id="five-colocated-quorum-4"),
             pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisSentinelQuorumAtRisk": {"threshold": 3}, "RedisReplicasMissing": {"threshold": 1}}}}}, 3, 1, id="explicit"),
         ],
     )
     def test_sentinel_thresholds_derive_from_topology(self, values, quorum, replicas):
-        """Empty thresholds: ok Sentinels below the quorum, connected replicas below replicas - 1."""
+        """Empty thresholds: ok Sentinels below the quorum (of the Sentinels, not the Redis pods), connected replicas below replicas - 1."""
         r = rules(values)
         assert f"< {quorum} or on" in r["RedisSentinelQuorumAtRisk"]["expr"]
         assert f"< {replicas} and" in r["RedisReplicasMissing"]["expr"]
@@ -151,9 +163,10 @@ class TestPrometheusRule:
 
 
 class TestExporters:
-    def test_sentinel_exporter_sidecar(self):
-        """sentinel-metrics: redis_exporter on 9355 pointed at the local Sentinel, password from the Secret."""
-        c = container(sts(), "sentinel-metrics")
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_sentinel_exporter_sidecar(self, layout):
+        """sentinel-metrics: redis_exporter on 9355 pointed at the Sentinel of its pod, password from the Secret."""
+        c = container(holder(layout, "sentinel-metrics"), "sentinel-metrics")
         env = env_of(c)
         assert env["REDIS_ADDR"] == "redis://127.0.0.1:26379"
         assert env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == ":9355"
@@ -162,11 +175,12 @@ class TestExporters:
         assert c["livenessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metric"}
         assert c["command"] == ["redis_exporter"]
 
-    def test_exporters_follow_values(self):
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_exporters_follow_values(self, layout):
         """metrics.command, metrics.sentinelPort and auth reach both exporters (Debian's binary path here)."""
-        s = sts({"metrics": {"command": ["/usr/bin/prometheus-redis-exporter"], "sentinelPort": 9400}, "auth": {"enabled": False}})
+        docs = render_chart({**layout, "metrics": {"command": ["/usr/bin/prometheus-redis-exporter"], "sentinelPort": 9400}, "auth": {"enabled": False}})
         for name, port in (("metrics", 9121), ("sentinel-metrics", 9400)):
-            c = container(s, name)
+            c = container(statefulset_of(docs, name), name)
             assert c["command"] == ["/usr/bin/prometheus-redis-exporter"]
             assert env_of(c)["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == f":{port}"
             assert "REDIS_PASSWORD" not in env_of(c)
@@ -174,14 +188,17 @@ class TestExporters:
     @pytest.mark.parametrize(
         ("values", "expected"),
         [
-            pytest.param({}, ["redis", "sentinel", "metrics", "sentinel-metrics"], id="ha"),
-            pytest.param({"replicas": 1}, ["redis", "metrics"], id="single"),
-            pytest.param({"metrics": {"enabled": False}}, ["redis", "sentinel"], id="no-metrics"),
+            pytest.param({}, {"redis-ha": ["redis", "metrics"], "redis-ha-sentinel": ["sentinel", "sentinel-metrics"]}, id="ha"),
+            pytest.param(COLOCATED, {"redis-ha": ["redis", "sentinel", "metrics", "sentinel-metrics"]}, id="ha-colocated"),
+            pytest.param({"replicas": 1}, {"redis-ha": ["redis", "metrics"]}, id="single"),
+            pytest.param({"replicas": 1, **COLOCATED}, {"redis-ha": ["redis", "metrics"]}, id="single-colocated"),
+            pytest.param({"metrics": {"enabled": False}}, {"redis-ha": ["redis"], "redis-ha-sentinel": ["sentinel"]}, id="no-metrics"),
+            pytest.param({"metrics": {"enabled": False}, **COLOCATED}, {"redis-ha": ["redis", "sentinel"]}, id="no-metrics-colocated"),
         ],
     )
     def test_sentinel_exporter_only_with_sentinel(self, values, expected):
-        """sentinel-metrics runs only where Sentinel runs and metrics are on."""
-        assert [c["name"] for c in sts(values)["spec"]["template"]["spec"]["containers"]] == expected
+        """sentinel-metrics runs only where Sentinel runs and metrics are on: in the Sentinel pods, or beside Redis when co-located."""
+        assert containers_by_set(values) == expected
 
     def test_headless_service_and_network_policy_expose_the_sentinel_exporter(self):
         """Service port sentinel-metrics targets the container port; the NetworkPolicy admits it."""
@@ -217,10 +234,14 @@ class TestMonitors:
         pm = by_kind_name(docs, "PodMonitor", "redis-ha")
         assert pm["metadata"]["labels"]["release"] == "prom"
         assert pm["spec"]["namespaceSelector"] == {"matchNames": ["default"]}
-        container_ports = {p["name"] for c in by_kind_name(docs, "StatefulSet", "redis-ha")["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+        assert pm["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": "redis-ha"}}
+        ports_by_set = {s["metadata"]["name"]: {p["name"] for c in s["spec"]["template"]["spec"]["containers"] for p in c["ports"]} for s in of_kind(docs, "StatefulSet")}
         assert [e["port"] for e in pm["spec"]["podMetricsEndpoints"]] == ["metrics", "sentinel-metric"]
+        assert "metrics" in ports_by_set["redis-ha"] and "sentinel-metric" in ports_by_set["redis-ha-sentinel"]
         for e in pm["spec"]["podMetricsEndpoints"]:
-            assert e["port"] in container_ports
+            assert any(e["port"] in ports for ports in ports_by_set.values())
+            assert pm["spec"]["selector"]["matchLabels"].items() <= next(
+                s["spec"]["template"]["metadata"]["labels"] for s in of_kind(docs, "StatefulSet") if e["port"] in ports_by_set[s["metadata"]["name"]]).items()
             assert e["relabelings"] == [{"action": "replace", "replacement": "redis-ha-headless", "targetLabel": "job"}] + MONITOR_VALUES["relabelings"]
             assert (e["interval"], e["scrapeTimeout"], e["metricRelabelings"]) == ("15s", "5s", MONITOR_VALUES["metricRelabelings"])
 

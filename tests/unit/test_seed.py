@@ -9,7 +9,9 @@ from tests.helm import ROOT, by_kind_name, container, env_of, load_values_file, 
 
 RELEASE, NAMESPACE = "redis", "aikernel"
 SELECTOR = {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "server"}
-PEERS = {"podSelector": {"matchLabels": SELECTOR}}
+# The NetworkPolicy selects, and admits as peers, every pod of the release (no component).
+RELEASE_PODS = {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": RELEASE}
+PEERS = {"podSelector": {"matchLabels": RELEASE_PODS}}
 CATALOG_API = {"podSelector": {"matchLabels": {"app": "catalog-api"}}}
 PROMETHEUS = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
@@ -51,13 +53,19 @@ def rule_ports(rule):
 
 class TestSeed:
     def test_three_pods_each_run_redis_and_sentinel(self, sts):
-        """replicas: 3 gives three pods with redis and sentinel, quorum 2 on master set mymaster."""
+        """replicas: 3 with sentinel.colocated gives three pods with redis and sentinel, quorum 2 on master set mymaster."""
         assert sts["spec"]["replicas"] == 3
         names = [c["name"] for c in sts["spec"]["template"]["spec"]["containers"]]
-        assert {"redis", "sentinel"} <= set(names)
+        assert names == ["redis", "sentinel", "metrics", "sentinel-metrics"]
         env = env_of(container(sts, "sentinel"))
-        assert (env["QUORUM"], env["MASTER_SET"]) == ("2", "mymaster")
+        assert (env["QUORUM"], env["MASTER_SET"], env["SENTINELS"]) == ("2", "mymaster", "3")
+        assert env["SENTINEL_HOST_TEMPLATE"] == env["NODE_HOST_TEMPLATE"] == "redis-%s.redis-headless.aikernel.svc.cluster.local"
         assert container(sts, "sentinel")["ports"] == [{"name": "sentinel", "containerPort": 26379}]
+
+    def test_colocated_layout_has_no_sentinel_pods(self, docs):
+        """sentinel.colocated: the deployment's `kubectl exec redis-0 -c sentinel` works; no redis-sentinel StatefulSet or PodDisruptionBudget."""
+        assert [d["metadata"]["name"] for d in of_kind(docs, "StatefulSet")] == ["redis"]
+        assert [d["metadata"]["name"] for d in of_kind(docs, "PodDisruptionBudget")] == ["redis"]
 
     def test_image_is_redis_7_2(self, sts):
         """image.tag 7.2.7: the seed asks for Redis 7.2+."""
@@ -101,7 +109,7 @@ class TestSeed:
 
     def test_ingress_only_from_catalog_api_prometheus_and_peers(self, netpol):
         """networkPolicy.allowExternal false + clients + metricsFrom: no rule admits other sources."""
-        assert netpol["podSelector"] == {"matchLabels": SELECTOR}
+        assert netpol["podSelector"] == {"matchLabels": RELEASE_PODS}
         assert netpol["policyTypes"] == ["Ingress", "Egress"]
         assert all(rule.get("from") for rule in netpol["ingress"]), "a rule without `from` admits every source"
         sources = {}
@@ -110,17 +118,17 @@ class TestSeed:
                 sources.setdefault(repr(peer), set()).update(rule_ports(rule))
         redis_ports = {(6379, "TCP"), (26379, "TCP")}
         assert sources == {
-            repr(PEERS): redis_ports,
+            repr(PEERS): redis_ports | {(16379, "TCP")},
             repr(CHART_CLIENT): redis_ports,
             repr(CATALOG_API): redis_ports,
             repr(PROMETHEUS): {(9121, "TCP"), (9355, "TCP")},
         }
 
     def test_egress_only_to_peers_and_dns(self, netpol):
-        """Egress: the chart's pods on 6379/26379 and DNS on 53; nothing else."""
+        """Egress: the chart's pods on 6379/26379 and the boot port 16379, and DNS on 53; nothing else."""
         peers, dns = netpol["egress"]
         assert peers["to"] == [PEERS]
-        assert rule_ports(peers) == [(6379, "TCP"), (26379, "TCP")]
+        assert rule_ports(peers) == [(6379, "TCP"), (16379, "TCP"), (26379, "TCP")]
         assert rule_ports(dns) == [(53, "TCP"), (53, "UDP")]
 
     def test_password_from_existing_secret_as_a_0400_file(self, docs, sts):

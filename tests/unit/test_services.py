@@ -4,7 +4,23 @@ import base64
 
 import pytest
 
-from tests.helm import by_kind_name, render_chart
+from tests.helm import by_kind_name, of_kind, render_chart
+
+RELEASE_PODS = {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": "redis-ha"}
+LAYOUTS = [pytest.param({}, id="sentinel-pods"), pytest.param({"sentinel": {"colocated": True}}, id="colocated")]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("service", ["redis-ha", "redis-ha-headless"])
+def test_services_select_every_pod_of_the_release(service, layout):
+    """Both Services select Redis and Sentinel pods (name and instance, no component); each port reaches the pods that have it."""
+    docs = render_chart(layout)
+    svc = by_kind_name(docs, "Service", service)["spec"]
+    assert svc["selector"] == RELEASE_PODS
+    named_ports = {p["name"] for sts in of_kind(docs, "StatefulSet") for c in sts["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+    assert {p["targetPort"] for p in svc["ports"]} <= named_ports
+    for sts in of_kind(docs, "StatefulSet"):
+        assert RELEASE_PODS.items() <= sts["spec"]["template"]["metadata"]["labels"].items()
 
 
 class TestHeadlessService:
@@ -75,8 +91,39 @@ class TestPodDisruptionBudget:
         assert pdb["spec"]["minAvailable"] == "60%"
 
     def test_disabled(self):
-        """pdb.enabled=false."""
+        """pdb.enabled=false: neither the Redis nor the Sentinel budget."""
         assert not [d for d in render_chart({"pdb": {"enabled": False}}) if d["kind"] == "PodDisruptionBudget"]
+
+
+class TestSentinelPodDisruptionBudget:
+    @pytest.mark.parametrize(("sentinels", "min_available"), [(3, 2), (5, 3), (7, 4)])
+    def test_min_available_keeps_a_majority_of_sentinels(self, sentinels, min_available):
+        """templates/pdb-sentinel.yaml: floor(sentinel.replicas/2)+1 over the Sentinel pods."""
+        pdb = by_kind_name(render_chart({"sentinel": {"replicas": sentinels}}), "PodDisruptionBudget", "redis-ha-sentinel")
+        assert pdb["spec"] == {"minAvailable": min_available, "selector": {"matchLabels": {**RELEASE_PODS, "app.kubernetes.io/component": "sentinel"}}}
+        assert pdb["metadata"]["labels"]["app.kubernetes.io/component"] == "sentinel"
+
+    def test_pdb_min_available_is_for_redis_pods_only(self):
+        """pdb.minAvailable sets the Redis budget; the Sentinel budget stays a majority of the Sentinels."""
+        docs = render_chart({"replicas": 5, "pdb": {"minAvailable": 4}})
+        assert by_kind_name(docs, "PodDisruptionBudget", "redis-ha")["spec"]["minAvailable"] == 4
+        assert by_kind_name(docs, "PodDisruptionBudget", "redis-ha-sentinel")["spec"]["minAvailable"] == 2
+
+    def test_selects_exactly_the_sentinel_statefulset_pods(self):
+        """The budget's selector is the Sentinel StatefulSet's, not the Redis pods'."""
+        docs = render_chart()
+        pdb = by_kind_name(docs, "PodDisruptionBudget", "redis-ha-sentinel")
+        assert pdb["spec"]["selector"] == by_kind_name(docs, "StatefulSet", "redis-ha-sentinel")["spec"]["selector"]
+        assert pdb["spec"]["selector"] != by_kind_name(docs, "StatefulSet", "redis-ha")["spec"]["selector"]
+
+    @pytest.mark.parametrize("values", [
+        pytest.param({"sentinel": {"colocated": True}}, id="colocated"),
+        pytest.param({"replicas": 1}, id="single"),
+        pytest.param({"pdb": {"enabled": False}}, id="disabled"),
+    ])
+    def test_absent(self, values):
+        """No Sentinel pods, or pdb.enabled=false: no Sentinel budget."""
+        assert "redis-ha-sentinel" not in [d["metadata"]["name"] for d in render_chart(values) if d["kind"] == "PodDisruptionBudget"]
 
 
 class TestServiceMonitor:

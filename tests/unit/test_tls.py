@@ -6,12 +6,14 @@ import re
 
 import pytest
 
-from tests.helm import HelmTemplateError, by_kind_name, container, env_of, render_chart
+from tests.helm import HelmTemplateError, by_kind_name, container, env_of, of_kind, render_chart, statefulset_of
 
 SECRET = {"enabled": True, "existingSecret": "redis-tls"}
 CERT_MANAGER = {"enabled": True, "certManager": {"enabled": True, "issuerRef": {"name": "cache-ca"}}}
 TLS_LINES = ["tls-cert-file /tls/tls.crt", "tls-key-file /tls/tls.key", "tls-ca-cert-file /tls/ca.crt", "tls-replication yes"]
 CHART_CONTAINERS = ("redis", "sentinel", "metrics", "sentinel-metrics")
+COLOCATED = {"colocated": True}
+LAYOUTS = [pytest.param({}, id="sentinel-pods"), pytest.param(COLOCATED, id="colocated")]
 
 
 def render(tls=None, **values):
@@ -20,6 +22,11 @@ def render(tls=None, **values):
 
 def sts(docs):
     return by_kind_name(docs, "StatefulSet", "redis-ha")
+
+
+def holder(docs, name):
+    """The StatefulSet whose pods run container `name`."""
+    return statefulset_of(docs, name)
 
 
 def conf(docs, key):
@@ -52,10 +59,11 @@ class TestConfig:
 
 
 class TestPods:
+    @pytest.mark.parametrize("layout", LAYOUTS)
     @pytest.mark.parametrize("name", CHART_CONTAINERS)
-    def test_should_mount_the_tls_files_read_only_in_every_chart_container(self, name):
-        """Redis, Sentinel and both exporters read /tls."""
-        mounts = container(sts(render()), name)["volumeMounts"]
+    def test_should_mount_the_tls_files_read_only_in_every_chart_container(self, name, layout):
+        """Redis, Sentinel and both exporters read /tls, in the Sentinel pods as in the Redis pods."""
+        mounts = container(holder(render(sentinel=layout), name), name)["volumeMounts"]
         assert {"name": "tls", "mountPath": "/tls", "readOnly": True} in mounts
 
     @pytest.mark.parametrize(("tls", "secret", "keys"), [
@@ -63,40 +71,48 @@ class TestPods:
         pytest.param({**CERT_MANAGER, "certKey": "ignored"}, "redis-ha-tls", ["tls.crt", "tls.key", "ca.crt"], id="cert-manager"),
     ])
     def test_should_map_the_secret_keys_to_owner_read_only_files(self, tls, secret, keys):
-        """tls.existingSecret with tls.certKey/keyKey/caKey, or cert-manager's fixed keys: files tls.crt, tls.key, ca.crt, mode 0400."""
-        volume = next(v for v in sts(render(tls))["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")
-        assert volume["secret"] == {"secretName": secret, "defaultMode": 0o400,
-                                    "items": [{"key": k, "path": p} for k, p in zip(keys, ["tls.crt", "tls.key", "ca.crt"])]}
+        """tls.existingSecret with tls.certKey/keyKey/caKey, or cert-manager's fixed keys: files tls.crt, tls.key, ca.crt, mode 0400, in Redis and Sentinel pods."""
+        for s in of_kind(render(tls), "StatefulSet"):
+            volume = next(v for v in s["spec"]["template"]["spec"]["volumes"] if v["name"] == "tls")
+            assert volume["secret"] == {"secretName": secret, "defaultMode": 0o400,
+                                        "items": [{"key": k, "path": p} for k, p in zip(keys, ["tls.crt", "tls.key", "ca.crt"])]}, s["metadata"]["name"]
 
+    @pytest.mark.parametrize("layout", LAYOUTS)
     @pytest.mark.parametrize("name", ["redis", "sentinel"])
-    def test_should_tell_the_scripts_about_tls(self, name):
+    def test_should_tell_the_scripts_about_tls(self, name, layout):
         """The start scripts, probes and hooks read TLS_* from the env (lib.sh)."""
-        env = env_of(container(sts(render()), name))
+        env = env_of(container(holder(render(sentinel=layout), name), name))
         assert {k: env[k] for k in ("TLS_ENABLED", "TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE")} == {
             "TLS_ENABLED": "true", "TLS_CERT_FILE": "/tls/tls.crt", "TLS_KEY_FILE": "/tls/tls.key", "TLS_CA_FILE": "/tls/ca.crt"}
         assert "PLAIN_REDIS_PORT" not in env and "PLAIN_SENTINEL_PORT" not in env
 
     def test_should_keep_pods_unchanged_without_tls(self, default_docs):
-        """Default render: no TLS env, volume or mount."""
-        spec = sts(default_docs)["spec"]["template"]["spec"]
-        assert "tls" not in [v["name"] for v in spec["volumes"]]
-        for c in spec["containers"]:
-            assert not [e for e in c.get("env", []) if e["name"].startswith("TLS_")], c["name"]
-            assert "tls" not in [m["name"] for m in c.get("volumeMounts", [])], c["name"]
+        """Default render: no TLS env, volume or mount in the Redis or the Sentinel pods."""
+        sets = of_kind(default_docs, "StatefulSet")
+        assert len(sets) == 2
+        for s in sets:
+            spec = s["spec"]["template"]["spec"]
+            assert "tls" not in [v["name"] for v in spec["volumes"]]
+            for c in spec["containers"]:
+                assert not [e for e in c.get("env", []) if e["name"].startswith("TLS_")], c["name"]
+                assert "tls" not in [m["name"] for m in c.get("volumeMounts", [])], c["name"]
 
-    def test_tls_only_serves_tls_on_the_usual_ports(self):
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_tls_only_serves_tls_on_the_usual_ports(self, layout):
         """TLS-only mode: the pods expose redis.port and sentinel.port and nothing plain."""
-        s = sts(render())
-        assert container(s, "redis")["ports"] == [{"name": "redis", "containerPort": 6379}]
-        assert container(s, "sentinel")["ports"] == [{"name": "sentinel", "containerPort": 26379}]
+        docs = render(sentinel=layout)
+        assert container(holder(docs, "redis"), "redis")["ports"] == [{"name": "redis", "containerPort": 6379}]
+        assert container(holder(docs, "sentinel"), "sentinel")["ports"] == [{"name": "sentinel", "containerPort": 26379}]
 
-    def test_plain_ports_add_listeners_for_legacy_clients(self):
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_plain_ports_add_listeners_for_legacy_clients(self, layout):
         """tls.plainPorts: extra named container ports and the env the start scripts turn into `port`."""
-        s = sts(render({**SECRET, "plainPorts": {"enabled": True, "redis": 7380, "sentinel": 27380}}))
-        assert {"name": "redis-plain", "containerPort": 7380} in container(s, "redis")["ports"]
-        assert {"name": "sentinel-plain", "containerPort": 27380} in container(s, "sentinel")["ports"]
-        env = env_of(container(s, "sentinel"))
-        assert (env["PLAIN_REDIS_PORT"], env["PLAIN_SENTINEL_PORT"]) == ("7380", "27380")
+        docs = render({**SECRET, "plainPorts": {"enabled": True, "redis": 7380, "sentinel": 27380}}, sentinel=layout)
+        assert {"name": "redis-plain", "containerPort": 7380} in container(holder(docs, "redis"), "redis")["ports"]
+        assert {"name": "sentinel-plain", "containerPort": 27380} in container(holder(docs, "sentinel"), "sentinel")["ports"]
+        for name in ("redis", "sentinel"):
+            env = env_of(container(holder(docs, name), name))
+            assert (env["PLAIN_REDIS_PORT"], env["PLAIN_SENTINEL_PORT"]) == ("7380", "27380"), name
 
     def test_helm_test_pod_speaks_tls(self):
         """helm test runs the same lib.sh, so it gets the TLS env and files."""
@@ -108,11 +124,12 @@ class TestPods:
 
 
 class TestExporters:
+    @pytest.mark.parametrize("layout", LAYOUTS)
     @pytest.mark.parametrize(("name", "port"), [("metrics", 6379), ("sentinel-metrics", 26379)])
-    def test_should_scrape_over_tls_by_the_pods_own_name(self, name, port):
+    def test_should_scrape_over_tls_by_the_pods_own_name(self, name, port, layout):
         """The certificate has DNS SANs only, so each exporter dials its pod's FQDN with rediss://,
         the CA and the pod's client certificate; POD_NAME is defined before REDIS_ADDR uses it."""
-        c = container(sts(render()), name)
+        c = container(holder(render(sentinel=layout), name), name)
         env = env_of(c)
         assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
         assert env["REDIS_ADDR"] == f"rediss://$(POD_NAME).redis-ha-headless.default.svc.cluster.local:{port}"
@@ -148,7 +165,7 @@ class TestServicesAndPolicy:
         policy = by_kind_name(render({**SECRET, "plainPorts": {"enabled": plain}}), "NetworkPolicy", "redis-ha")
         peers, clients = policy["spec"]["ingress"][:2]
         assert {p["port"] for p in clients["ports"]} == ports
-        assert {p["port"] for p in peers["ports"]} == {6379, 26379}
+        assert {p["port"] for p in peers["ports"]} == {6379, 26379, 16379}
 
 
 class TestCertificate:
@@ -157,15 +174,25 @@ class TestCertificate:
         assert not [d for d in render() if d["kind"] == "Certificate"]
         assert certificate(render(CERT_MANAGER))["apiVersion"] == "cert-manager.io/v1"
 
-    @pytest.mark.parametrize("replicas", [1, 3, 5])
-    def test_sans_are_every_pod_and_both_services_and_dns_only(self, replicas):
-        """DNS SANs: each pod FQDN, the headless and client Services in short/ns/svc/FQDN form, the extra names; no IPs."""
-        cert = certificate(render_chart({"replicas": replicas, "tls": {**CERT_MANAGER, "certManager": {**CERT_MANAGER["certManager"], "extraDnsNames": ["redis.example.com"]}}},
+    @pytest.mark.parametrize(("values", "redis_pods", "sentinel_pods"), [
+        pytest.param({"replicas": 1}, 1, 0, id="single"),
+        pytest.param({"replicas": 1, "sentinel": COLOCATED}, 1, 0, id="single-colocated"),
+        pytest.param({"replicas": 3}, 3, 3, id="three"),
+        pytest.param({"replicas": 5}, 5, 3, id="five-three-sentinels"),
+        pytest.param({"replicas": 3, "sentinel": {"replicas": 5}}, 3, 5, id="three-five-sentinels"),
+        pytest.param({"replicas": 3, "sentinel": COLOCATED}, 3, 0, id="three-colocated"),
+        pytest.param({"replicas": 5, "sentinel": COLOCATED}, 5, 0, id="five-colocated"),
+    ])
+    def test_sans_are_every_pod_and_both_services_and_dns_only(self, values, redis_pods, sentinel_pods):
+        """DNS SANs: each Redis pod FQDN, each Sentinel pod FQDN (Sentinels in pods of their own), the headless and
+        client Services in short/ns/svc/FQDN form, the extra names; no IPs."""
+        cert = certificate(render_chart({**values, "tls": {**CERT_MANAGER, "certManager": {**CERT_MANAGER["certManager"], "extraDnsNames": ["redis.example.com"]}}},
                                         namespace="cache"))
         names = cert["spec"]["dnsNames"]
-        pods = [f"redis-ha-{i}.redis-ha-headless.cache.svc.cluster.local" for i in range(replicas)]
+        pods = [f"redis-ha-{i}.redis-ha-headless.cache.svc.cluster.local" for i in range(redis_pods)]
+        sentinels = [f"redis-ha-sentinel-{i}.redis-ha-headless.cache.svc.cluster.local" for i in range(sentinel_pods)]
         services = [form.format(svc) for svc in ("redis-ha-headless", "redis-ha") for form in ("{}", "{}.cache", "{}.cache.svc", "{}.cache.svc.cluster.local")]
-        assert names == pods + services + ["redis.example.com"]
+        assert names == pods + sentinels + services + ["redis.example.com"]
         assert "ipAddresses" not in cert["spec"]
         for name in names:
             with pytest.raises(ValueError):
@@ -179,27 +206,36 @@ class TestCertificate:
         assert spec["issuerRef"] == {"name": "corp", "kind": "ClusterIssuer", "group": "cert-manager.io"}
         assert (spec["duration"], spec["renewBefore"]) == ("720h", "240h")
 
-    def test_sans_cover_every_name_the_chart_dials(self):
-        """The hosts the scripts (NODE_HOST_TEMPLATE), the exporters (REDIS_ADDR) and helm test (SENTINEL_SERVICE) connect to are all SANs."""
-        docs = render_chart({"replicas": 5, "tls": CERT_MANAGER}, namespace="cache")
+    @pytest.mark.parametrize("sentinel", [pytest.param({"replicas": 5}, id="five-sentinel-pods"), pytest.param(COLOCATED, id="colocated")])
+    def test_sans_cover_every_name_the_chart_dials(self, sentinel):
+        """The hosts the scripts (NODE_HOST_TEMPLATE, SENTINEL_HOST_TEMPLATE), the exporters (REDIS_ADDR of every pod) and helm test (SENTINEL_SERVICE) connect to are all SANs."""
+        docs = render_chart({"replicas": 5, "sentinel": sentinel, "tls": CERT_MANAGER}, namespace="cache")
         names = set(certificate(docs)["spec"]["dnsNames"])
-        s = sts(docs)
-        template = env_of(container(s, "redis"))["NODE_HOST_TEMPLATE"]
+        env = env_of(container(holder(docs, "redis"), "redis"))
         for i in range(5):
-            assert template % i in names
-            addr = env_of(container(s, "metrics"))["REDIS_ADDR"].replace("$(POD_NAME)", f"redis-ha-{i}")
-            assert re.match(r"rediss://([^:]+):", addr).group(1) in names
+            assert env["NODE_HOST_TEMPLATE"] % i in names
+        for i in range(int(env["SENTINELS"])):
+            assert env["SENTINEL_HOST_TEMPLATE"] % i in names
+        for s in of_kind(docs, "StatefulSet"):
+            pod_names = [f"{s['metadata']['name']}-{i}" for i in range(s["spec"]["replicas"])]
+            for c in s["spec"]["template"]["spec"]["containers"]:
+                if "REDIS_ADDR" in env_of(c):
+                    for pod_name in pod_names:
+                        addr = env_of(c)["REDIS_ADDR"].replace("$(POD_NAME)", pod_name)
+                        assert re.match(r"rediss://([^:]+):", addr).group(1) in names, (c["name"], pod_name)
         assert env_of(container(by_kind_name(docs, "Pod", "redis-ha-test"), "test"))["SENTINEL_SERVICE"] in names
 
-    def test_a_changed_certificate_rolls_the_pods(self):
-        """checksum/tls follows the rendered Certificate (e.g. new SANs after scaling)."""
+    @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
+    def test_a_changed_certificate_rolls_the_pods(self, name):
+        """checksum/tls follows the rendered Certificate (e.g. new SANs after scaling Redis or Sentinel pods)."""
         def checksum(values):
-            return sts(render_chart(values))["spec"]["template"]["metadata"]["annotations"]["checksum/tls"]
+            return by_kind_name(render_chart(values), "StatefulSet", name)["spec"]["template"]["metadata"]["annotations"]["checksum/tls"]
 
         base = {"tls": CERT_MANAGER}
         assert checksum(base) == checksum(base)
         assert checksum(base) != checksum({**base, "replicas": 5})
-        assert "checksum/tls" not in sts(render())["spec"]["template"]["metadata"]["annotations"]
+        assert checksum(base) != checksum({**base, "sentinel": {"replicas": 5}})
+        assert "checksum/tls" not in by_kind_name(render(), "StatefulSet", name)["spec"]["template"]["metadata"]["annotations"]
 
 
 BAD = [

@@ -7,8 +7,16 @@ from tests.helm import HelmTemplateError, render_chart
 BAD = [
     pytest.param({"replicas": 4}, r"replicas: must be odd .* got 4", id="even-replicas"),
     pytest.param({"replicas": 2}, r"replicas: must be odd .* got 2", id="two-replicas"),
-    pytest.param({"sentinel": {"quorum": 1}}, r"sentinel.quorum: must be between 2 .* and 3 .* got 1", id="quorum-below-majority"),
-    pytest.param({"sentinel": {"quorum": 4}}, r"sentinel.quorum: must be between 2 .* and 3 .* got 4", id="quorum-above-replicas"),
+    pytest.param({"sentinel": {"replicas": 4}}, r"sentinel.replicas: must be odd and at least 3 \(3, 5, 7, ...\) so a majority of Sentinels can elect a leader; got 4", id="even-sentinel-replicas"),
+    pytest.param({"sentinel": {"quorum": 1}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 1\. Leave it empty to derive it", id="quorum-below-majority"),
+    pytest.param({"sentinel": {"quorum": 4}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 4", id="quorum-above-sentinels"),
+    pytest.param({"replicas": 5, "sentinel": {"quorum": 4}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 4", id="quorum-counts-sentinels-not-redis-pods"),
+    pytest.param({"sentinel": {"replicas": 5, "quorum": 6}}, r"sentinel.quorum: must be between 3 \(a majority of the 5 Sentinels\) and 5; got 6", id="quorum-above-sentinel-replicas"),
+    pytest.param({"sentinel": {"colocated": True, "quorum": 4}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 4", id="colocated-quorum-above-replicas"),
+    pytest.param({"boot": {"port": 6379}}, r"boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports; got 6379", id="boot-port-is-redis-port"),
+    pytest.param({"boot": {"port": 26379}}, r"boot.port: must differ .* got 26379", id="boot-port-is-sentinel-port"),
+    pytest.param({"boot": {"port": 9355}}, r"boot.port: must differ .* got 9355", id="boot-port-is-exporter-port"),
+    pytest.param({"redis": {"port": 16379}}, r"boot.port: must differ .* got 16379", id="redis-port-moved-onto-boot-port"),
     pytest.param({"auth": {"password": "p", "existingSecret": "s"}}, r"auth.password: set either auth.password or auth.existingSecret", id="password-and-existing-secret"),
     pytest.param({"pdb": {"minAvailable": 3}}, r"pdb.minAvailable: must be lower than replicas \(3\).* got 3", id="pdb-blocks-every-drain"),
     pytest.param({"persistence": {"size": "ten gigs"}}, r'persistence.size: must be a Kubernetes quantity such as 10Gi; got "ten gigs"', id="size-not-quantity"),
@@ -22,8 +30,16 @@ BAD = [
 GOOD = [
     pytest.param({"replicas": 5}, id="odd-replicas"),
     pytest.param({"replicas": 1}, id="single"),
+    pytest.param({"sentinel": {"replicas": 5}}, id="odd-sentinel-replicas"),
+    pytest.param({"sentinel": {"colocated": True, "replicas": 4}}, id="sentinel-replicas-ignored-when-colocated"),
+    pytest.param({"replicas": 1, "sentinel": {"replicas": 4}}, id="sentinel-replicas-ignored-when-single"),
     pytest.param({"sentinel": {"quorum": 2}}, id="quorum-majority"),
     pytest.param({"sentinel": {"quorum": 3}}, id="quorum-all"),
+    pytest.param({"replicas": 5, "sentinel": {"quorum": 3}}, id="quorum-all-sentinels-of-five-redis-pods"),
+    pytest.param({"sentinel": {"replicas": 5, "quorum": 5}}, id="quorum-all-of-five-sentinels"),
+    pytest.param({"replicas": 5, "sentinel": {"colocated": True, "quorum": 4}}, id="colocated-quorum-within-replicas"),
+    pytest.param({"boot": {"port": 16380}}, id="boot-port-free"),
+    pytest.param({"replicas": 1, "boot": {"port": 6379}}, id="boot-port-unused-when-single"),
     pytest.param({"auth": {"existingSecret": "s"}}, id="existing-secret-alone"),
     pytest.param({"pdb": {"minAvailable": 2}}, id="pdb-two"),
     pytest.param({"pdb": {"minAvailable": "50%"}}, id="pdb-percent"),
@@ -52,8 +68,8 @@ def test_should_render_the_passing_twin(values):
 def test_should_report_every_problem_at_once():
     """One failure lists all problems, not only the first."""
     with pytest.raises(HelmTemplateError) as err:
-        render_chart({"replicas": 4, "auth": {"password": "p", "existingSecret": "s"}, "persistence": {"size": "x"}})
-    for field in ("replicas:", "auth.password:", "persistence.size:"):
+        render_chart({"replicas": 4, "sentinel": {"replicas": 4}, "boot": {"port": 6379}, "auth": {"password": "p", "existingSecret": "s"}, "persistence": {"size": "x"}})
+    for field in ("replicas:", "sentinel.replicas:", "boot.port:", "auth.password:", "persistence.size:"):
         assert field in str(err.value)
 
 
@@ -72,6 +88,11 @@ SCHEMA_BAD = [
     pytest.param({"redis": {"config": {"maxmemoryPolicy": "lru"}}}, "maxmemoryPolicy", id="policy-enum"),
     pytest.param({"redis": {"prot": 6380}}, "prot", id="unknown-redis-key"),
     pytest.param({"sentinel": {"downAfterMs": 1000}}, "downAfterMs", id="unknown-sentinel-key"),
+    pytest.param({"sentinel": {"replicas": 1}}, r"at '/sentinel/replicas': minimum: got 1, want 3", id="one-sentinel"),
+    pytest.param({"sentinel": {"colocated": "yes"}}, "/sentinel/colocated", id="colocated-string"),
+    pytest.param({"sentinel": {"failoverTimeout": 2999}}, r"at '/sentinel/failoverTimeout': minimum: got 2,?999, want 3,?000", id="failover-timeout-below-3000"),
+    pytest.param({"boot": {"attempts": 30}}, r"at '/boot': additional properties 'attempts' not allowed", id="boot-attempts-removed"),
+    pytest.param({"boot": {"port": 70000}}, "/boot/port", id="boot-port-range"),
     pytest.param({"auth": {"enabled": "yes"}}, "enabled", id="auth-enabled-string"),
     pytest.param({"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}}, "whenDeleted", id="retention-enum"),
     pytest.param({"unknownTopLevel": 1}, "unknownTopLevel", id="unknown-top-level"),
@@ -88,6 +109,16 @@ def test_schema_should_reject_wrong_types_and_unknown_keys(values, field):
     """values.schema.json names the offending field."""
     with pytest.raises(HelmTemplateError, match=field):
         render_chart(values)
+
+
+@pytest.mark.parametrize("values", [
+    pytest.param({"sentinel": {"failoverTimeout": 3000}}, id="failover-timeout-3000"),
+    pytest.param({"sentinel": {"replicas": 3}}, id="three-sentinels"),
+    pytest.param({"boot": {"port": 65535}}, id="boot-port-max"),
+])
+def test_schema_accepts_the_passing_twins(values):
+    """The schema's bounds are inclusive: failoverTimeout 3000, three Sentinels, port 65535."""
+    assert render_chart(values)
 
 
 def test_schema_accepts_free_form_sections():
