@@ -21,8 +21,15 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- $errors = append $errors (printf "sentinel.quorum: must be between %d (a majority of the %d Sentinels) and %d; got %d. Leave it empty to derive it" (int $sMajority) $s $s $q) -}}
 {{- end -}}
 {{- end -}}
-{{- if and (gt $n 1) (has (int $v.boot.port) (list (int $v.redis.port) (int $v.sentinel.port) (int $v.metrics.port) (int $v.metrics.sentinelPort) (int $v.tls.plainPorts.redis) (int $v.tls.plainPorts.sentinel))) -}}
-{{- $errors = append $errors (printf "boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports; got %d" (int $v.boot.port)) -}}
+{{- $inUse := list (int $v.redis.port) (int $v.sentinel.port) -}}
+{{- if $v.metrics.enabled -}}
+{{- $inUse = concat $inUse (list (int $v.metrics.port) (int $v.metrics.sentinelPort)) -}}
+{{- end -}}
+{{- if and $v.tls.enabled $v.tls.plainPorts.enabled -}}
+{{- $inUse = concat $inUse (list (int $v.tls.plainPorts.redis) (int $v.tls.plainPorts.sentinel)) -}}
+{{- end -}}
+{{- if and (gt $n 1) (has (int $v.boot.port) $inUse) -}}
+{{- $errors = append $errors (printf "boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports in use; got %d" (int $v.boot.port)) -}}
 {{- end -}}
 {{- if and $v.auth.enabled $v.auth.password $v.auth.existingSecret -}}
 {{- $errors = append $errors "auth.password: set either auth.password or auth.existingSecret, not both" -}}
