@@ -34,7 +34,7 @@ class ChaosReport:
         """One fault: its figures (JSON-able) and the writes around it."""
         entries = self.data["scenarios"].setdefault(scenario, {"faults": []})["faults"]
         fault = {"n": len(entries) + 1, **fault}
-        name = f"{scenario}-{fault['n']}.json"
+        name = f"{scenario.replace(':', '-')}-{fault['n']}.json"
         (self.dir / "timelines" / name).write_text(json.dumps(records))
         fault["timeline"] = f"timelines/{name}"
         entries.append(fault)
@@ -51,9 +51,9 @@ class ChaosReport:
         self.save()
         for scenario, faults in self.timelines.items():
             try:
-                plot(self.dir / f"{scenario}.png", scenario, faults)
+                plot(self.dir / f"{scenario.replace(':', '-')}.png", scenario, faults)
             except Exception as exc:  # a plot must not hide the figures
-                (self.dir / f"{scenario}.png.error").write_text(repr(exc))
+                (self.dir / f"{scenario.replace(':', '-')}.png.error").write_text(repr(exc))
         (self.dir / "summary.md").write_text(summary_md(self.data))
         return self.dir
 
@@ -70,6 +70,8 @@ def summarise(faults: list[dict]) -> dict:
         "stall_p50_s": r(quantile(stall, 0.5)), "stall_p95_s": r(quantile(stall, 0.95)), "stall_max_s": r(quantile(stall, 1.0)),
         "aborted_elections": sum(f.get("elections", {}).get("aborted", 0) for f in faults),
         "faults_with_abort": sum(bool(f.get("elections", {}).get("aborted")) for f in faults),
+        # Sentinel's TILT mode (its timer stalled > 2 s; it then acts on nothing for 30 s).
+        "faults_with_tilt": sum(bool(f.get("elections", {}).get("tilt")) for f in faults),
         "failed_writes": sum(f.get("failed", 0) for f in faults),
         "wait_acked_lost": sum(len(f.get("wait_acked_lost", [])) for f in faults),
         "async_acked_lost": sum(f.get("async_acked_lost", 0) for f in faults),
@@ -87,13 +89,14 @@ def summary_md(data: dict) -> str:
              f"cluster: {data.get('cluster', {}).get('nodes')} nodes, Kubernetes {data.get('cluster', {}).get('version')}. "
              f"Settings: {json.dumps(data.get('settings', {}))}", "",
              "RTO: fault → first write acknowledged by a master other than the old one (seconds). Stall: longest gap "
-             "between acknowledged writes. Lost: acknowledged writes missing from the final master (WAIT 1-acknowledged / async).", "",
-             "| scenario | count | RTO p50 | RTO p99 | RTO max | no RTO | stall p50 | stall p95 | aborted elections | failed writes | WAIT-acked lost | async lost | invariants failed |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "between acknowledged writes. TILT: faults during which a Sentinel entered TILT mode. Lost: acknowledged writes missing "
+             "from the final master (WAIT 1-acknowledged / async). p99 of fewer than 100 faults is the maximum.", "",
+             "| scenario | count | RTO p50 | RTO p99 | RTO max | no RTO | stall p50 | stall p95 | aborted elections | TILT | failed writes | WAIT-acked lost | async lost | invariants failed |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, sc in data["scenarios"].items():
         s = sc["summary"]
         lines.append(f"| {name} | {s['count']} | {fmt(s['rto_p50_s'])} | {fmt(s['rto_p99_s'])} | {fmt(s['rto_max_s'])} | {s['rto_missing']} | "
-                     f"{fmt(s['stall_p50_s'])} | {fmt(s['stall_p95_s'])} | {s['aborted_elections']} ({s['faults_with_abort']} faults) | "
+                     f"{fmt(s['stall_p50_s'])} | {fmt(s['stall_p95_s'])} | {s['aborted_elections']} ({s['faults_with_abort']} faults) | {s['faults_with_tilt']} | "
                      f"{s['failed_writes']} | {s['wait_acked_lost']} | {s['async_acked_lost']} | {s['invariants_failed']} |")
     lines += ["", "## RTO phases (median seconds from the fault)", "",
               "| scenario | +sdown | +odown | +elected-leader | +promoted-slave | +switch-master | client hears new master | first acked write |",
@@ -152,3 +155,19 @@ def plot(path: Path, scenario: str, faults: list[tuple[dict, list[dict]]], limit
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def rebuild(run_dir: Path) -> Path:
+    """summary.md and the plots again from a run's report.json and timelines (e.g. after a
+    run was interrupted): python -m tests.chaos.report build/chaos/<run-id>."""
+    data = json.loads((run_dir / "report.json").read_text())
+    rep = ChaosReport(run_dir.parent, run_dir.name, {})
+    rep.data = data
+    for scenario, sc in data["scenarios"].items():
+        rep.timelines[scenario] = [(f, json.loads((run_dir / f["timeline"]).read_text())) for f in sc["faults"]]
+    return rep.finish()
+
+
+if __name__ == "__main__":
+    import sys
+    print(rebuild(Path(sys.argv[1])))

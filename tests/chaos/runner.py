@@ -116,7 +116,9 @@ def chaos_run(rel: Release, report, scenario: str, action, *, seconds: float | N
             errors.append(str(exc))
     entry["invariants_ok"] = not errors
     entry["errors"] = errors
-    report.add(scenario, entry, records)
+    profile = getattr(getattr(rel, "profile", None), "name", None)
+    entry["profile"] = profile
+    report.add(f"{profile}:{scenario}" if profile else scenario, entry, records)
     assert not errors, f"{scenario}: " + "; ".join(errors)
     assert records, f"writer produced nothing: {writer.error}"
     assert entry["wait_acked_lost"] == [], f"WAIT-acknowledged writes lost: {entry['wait_acked_lost'][:20]}"

@@ -129,8 +129,11 @@ def persist(rel, pod: int) -> None:
     """A fresh RDB snapshot and a rewritten AOF on a pod: BGSAVE, then BGREWRITEAOF, each waited
     for by its INFO counter (either may be scheduled behind a save already running)."""
     for command, done in ((["BGSAVE", "SCHEDULE"], "rdb_saves"), (["BGREWRITEAOF"], "aof_rewrites")):
-        count = lambda: int(re.search(rf"^{done}:(\d+)", cli(rel, pod, 6379, "INFO", "persistence"), re.M)[1])  # noqa: E731
-        before = count()
+        def count() -> int:
+            info = cli(rel, pod, 6379, "INFO", "persistence")
+            assert isinstance(info, str), f"INFO persistence on pod {pod}: {info}"  # a timeout is retried below
+            return int(re.search(rf"^{done}:(\d+)", info, re.M)[1])
+        before = wait_for(f"INFO persistence on pod {pod}", lambda: count() + 1, 60) - 1
         reply = cli(rel, pod, 6379, *command)
         assert isinstance(reply, str) and "Background" in reply, f"pod {pod} {command}: {reply}"
         wait_for(f"{command[0]} on pod {pod}", lambda: count() > before, 120)
