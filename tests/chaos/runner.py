@@ -105,6 +105,8 @@ def chaos_run(rel: Release, report, scenario: str, action, *, seconds: float | N
         "events": [e for e in events if e["event"] in ev.KEY_EVENTS and e["t"] >= fault.at - 1],
         "dns": fault.dns.summary(fault.at) if fault.dns is not None else None,
         "tilt_wait_before_s": tilt_wait,
+        # The harness host's load (1, 5, 15 min) at the fault: a starved Sentinel timer means TILT.
+        "host_load": [round(x, 1) for x in os.getloadavg()],
         # When every pod was Ready again (checked once the writes ended: an upper bound).
         "all_ready_after_s": ready_after,
         **fault.extra,
