@@ -190,7 +190,7 @@ def test_should_round_trip_the_chart_through_an_oci_registry(helm_binary, regist
         return
     installed = helm("install", "redis-ha", ref, "--version", version, "--namespace", "redis", "--plain-http", "--dry-run=client")
     assert "STATUS: pending-install" in installed.stdout
-    assert "3 pods run Redis and Sentinel" in installed.stdout
+    assert "3 Redis pods and 3 Sentinel pods" in installed.stdout
 
 
 def test_should_pull_with_helm3_what_helm4_pushed(registry, chart_package, tmp_path):

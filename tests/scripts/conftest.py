@@ -23,4 +23,4 @@ def make_cluster(tmp_path):
 
     yield make
     for c in clusters:
-        c.stop_all()
+        c.release()

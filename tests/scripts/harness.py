@@ -9,6 +9,7 @@ DNS query leaves the machine.
 """
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import shlex
@@ -34,7 +35,24 @@ PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
 # with a PATH holding only these, so a dependency on anything else fails the tests.
 ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "sh", "cat", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr")
 ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe")
-_nets = itertools.count((os.getpid() * 7) % 200 + 20)
+NET_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "redis-ha-harness-nets"
+
+
+def claim_net() -> tuple[int, int]:
+    """A loopback net (127.<net>.x.1) no other test process uses now: each net is claimed by an
+    exclusive lock on a file, held until the cluster is released (pytest-xdist workers run at
+    once, and two clusters on one net would join each other's replication and Sentinels)."""
+    NET_LOCKS.mkdir(exist_ok=True)
+    start = (os.getpid() * 7) % 200
+    for n in itertools.islice(itertools.cycle(range(20, 250)), start, start + 230):
+        fd = os.open(NET_LOCKS / f"{n}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return n, fd
+    raise RuntimeError(f"every loopback net of {NET_LOCKS} is in use")
 
 
 def acl_password(role: str) -> str:
@@ -76,10 +94,10 @@ class Cluster:
     auth: bool = True
     colocated: bool = True
     sentinels: int = 3
-    net: int = field(default_factory=lambda: next(_nets))
     procs: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self.net, self._net_lock = claim_net()
         if self.colocated:
             self.sentinels = self.replicas
         self.config_dir = self.tmp / "config"
@@ -235,6 +253,13 @@ class Cluster:
         for proc in list(self.procs.values()):
             proc.kill()
         self.procs.clear()
+
+    def release(self) -> None:
+        """Stops every process and frees the loopback net for other clusters."""
+        self.stop_all()
+        if self._net_lock is not None:
+            os.close(self._net_lock)
+            self._net_lock = None
 
     # ---- clients ------------------------------------------------------------------------
     def tls_kwargs(self) -> dict:
