@@ -75,8 +75,13 @@ class Proc:
         return self.popen.poll() is None
 
     def kill(self, sig=signal.SIGKILL) -> None:
-        if self.alive():
+        """Signals the whole process group, also when the script itself has ended: what it
+        started in the background (the data recorder) outlives a redis-server that exited."""
+        try:
             os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+        if sig == signal.SIGKILL or self.alive():
             self.popen.wait(timeout=10)
 
     def output(self) -> str:
