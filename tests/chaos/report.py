@@ -84,10 +84,14 @@ def fmt(v) -> str:
 
 
 def summary_md(data: dict) -> str:
+    profiles = ", ".join(f"`{name}` ({p.get('file')}, {p.get('sentinels')} Sentinels{', co-located' if p.get('colocated') else ''})"
+                         for name, p in data.get("profiles", {}).items()) or f"`{data.get('profile', {}).get('name')}`"
+    loads = [f["host_load"][0] for sc in data["scenarios"].values() for f in sc["faults"] if f.get("host_load")]
     lines = [f"# Chaos run {data['run_id']}", "",
-             f"Profile `{data.get('profile', {}).get('name')}` ({data.get('profile', {}).get('file')}), started {data['started']}, "
+             f"Profiles: {profiles}. Started {data['started']}, "
              f"cluster: {data.get('cluster', {}).get('nodes')} nodes, Kubernetes {data.get('cluster', {}).get('version')}. "
-             f"Settings: {json.dumps(data.get('settings', {}))}", "",
+             f"Settings: {json.dumps(data.get('settings', {}))}."
+             + (f" Host load (1 min) at the faults: {min(loads)}–{max(loads)}." if loads else ""), "",
              "RTO: fault → first write acknowledged by a master other than the old one (seconds). Stall: longest gap "
              "between acknowledged writes. TILT: faults during which a Sentinel entered TILT mode. Lost: acknowledged writes missing "
              "from the final master (WAIT 1-acknowledged / async). p99 of fewer than 100 faults is the maximum.", "",
