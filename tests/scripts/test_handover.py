@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """files/scripts/prestop-redis.sh and prestop-sentinel.sh: rule 6 on real processes."""
+import os
 import re
 import threading
 import time
@@ -113,3 +114,29 @@ class TestPreStop:
         assert result.returncode == 0
         assert "master without connected replicas: nothing to hand over to" in result.stderr
         assert c.redis(0).set("still", "writable")
+
+    def test_master_stops_without_handover_when_no_replica_has_every_write(self, make_cluster):
+        """Replicas that are stopping too (every pod deleted) or stuck cannot take over without
+        losing acknowledged writes: the master keeps writes paused, hands nothing over, and its
+        data record holds its final offset for the next full restart's election."""
+        import signal
+        c = make_cluster(colocated=False)
+        c.bootstrap()
+        c.assert_invariants()
+        r = c.redis(0)
+        for k in range(50):
+            r.set(f"k{k}", k)
+        offset = r.info("replication")["master_repl_offset"]
+        for i in (1, 2):
+            os.killpg(c.procs[f"redis-{i}"].popen.pid, signal.SIGSTOP)
+        try:
+            result = c.run(0, "prestop-redis.sh", timeout=60)
+        finally:
+            for i in (1, 2):
+                os.killpg(c.procs[f"redis-{i}"].popen.pid, signal.SIGCONT)
+        assert result.returncode == 0, result.stderr
+        assert "no replica has every write after 3s; stopping as master with writes paused, no handover" in result.stderr
+        assert "accepted the failover" not in result.stderr
+        assert c.role(0) == "master"
+        recorded = (c.tmp / "data-0" / "redis-ha.state").read_text().split()
+        assert int(recorded[2]) >= offset

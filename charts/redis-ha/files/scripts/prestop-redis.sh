@@ -21,16 +21,23 @@ finish() {
   touch "$RUN_DIR/handover.done" 2>/dev/null
 }
 
-# replicas_caught_up: true when every online replica, asked directly (the offsets the master
-# lists are up to a second old), has processed the master's whole replication stream.
+# replicas_caught_up: true when at least one replica is online and every online replica, asked
+# directly (the offsets the master lists are up to a second old), has processed the master's
+# whole replication stream. Sets CAUGHT_UP to the number of replicas that have.
 replicas_caught_up() {
   _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO replication | tr -d '\r')
   _offset=$(printf '%s\n' "$_info" | sed -n 's/^master_repl_offset://p')
+  CAUGHT_UP=0
+  _behind=0
   for _replica in $(printf '%s\n' "$_info" | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online.*/\1:\2/p'); do
     _theirs=$(info_field "${_replica%:*}" "${_replica##*:}" replication master_repl_offset)
-    [ -n "$_theirs" ] && [ "$_theirs" -ge "$_offset" ] || return 1
+    if [ -n "$_theirs" ] && [ "$_theirs" -ge "$_offset" ]; then
+      CAUGHT_UP=$((CAUGHT_UP + 1))
+    else
+      _behind=1
+    fi
   done
-  return 0
+  [ "$CAUGHT_UP" -gt 0 ] && [ "$_behind" -eq 0 ]
 }
 
 # new_master: prints the master a Sentinel names once it is another node answering ROLE master.
@@ -75,14 +82,21 @@ main() {
   _start=$(date +%s)
   log "master with $_replicas replica(s): pausing writes and handing over"
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT PAUSE $((PRESTOP_TIMEOUT * 1000)) WRITE >/dev/null
-  _n=0
+  _until=$(($(date +%s) + 3))
   until replicas_caught_up; do
-    if [ "$_n" -ge 30 ]; then
-      log "WARNING: replicas did not catch up within 3s; writes they miss will be lost"
+    if [ "$(date +%s)" -ge "$_until" ]; then
+      if [ "$CAUGHT_UP" -eq 0 ]; then
+        # Replicas that are stopping too (every pod deleted, a scale to 0) or lagging: Sentinel
+        # could promote one that lacks acknowledged writes. Stop as master with writes still
+        # paused; this node's data record then shows it holds the newest data
+        # (docs/design.md, "Boot").
+        log "no replica has every write after 3s; stopping as master with writes paused, no handover"
+        exit 0
+      fi
+      log "WARNING: only $CAUGHT_UP replica(s) caught up within 3s; Sentinel picks the most advanced"
       break
     fi
     sleep 0.1
-    _n=$((_n + 1))
   done
   if request_failover; then
     while [ $(($(date +%s) - _start)) -lt "$PRESTOP_TIMEOUT" ]; do
