@@ -23,7 +23,10 @@ helm upgrade --install "$RELEASE" charts/redis-ha --namespace "$NAMESPACE" --cre
 # The master as Sentinel reports it; its host name starts with the pod name.
 # shellcheck disable=SC2016 # expanded inside the pod, not here
 auth='REDISCLI_AUTH="$(cat /secrets/password 2>/dev/null)"'
-master=$(kubectl -n "$NAMESPACE" exec "$RELEASE-0" -c sentinel -- sh -c \
+# Sentinel runs in pods of its own by default, or beside Redis (sentinel.colocated).
+sentinel=$(kubectl -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=sentinel" \
+  -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)
+master=$(kubectl -n "$NAMESPACE" exec "${sentinel:-$RELEASE-0}" -c sentinel -- sh -c \
   "$auth redis-cli --raw -p 26379 SENTINEL GET-MASTER-ADDR-BY-NAME mymaster" 2>/dev/null | head -n 1 || true)
 pod=${master%%.*}
 pod=${pod:-$RELEASE-0}
