@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""One fault under writes: a healthy start, the writer, the fault, the recovery, DESIGN.md's
+"""One fault under writes: a healthy start, the writer, the fault, the recovery, docs/design.md's
 invariants, the figures, the Sentinel events and the RTO phases, all added to the run's report
 (also when the invariants fail: the fault is recorded, then the test fails)."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The chaos scenarios (DESIGN.md's list), each repeated, each followed by DESIGN.md's
-invariants; figures only, no timing assertions. Hard-kill kinds run CHAOS_REPEAT times (default
+"""The chaos scenarios (docs/design.md, "Scenarios"), each repeated, each followed by the
+invariants of docs/design.md; figures only, no timing assertions. Hard-kill kinds run CHAOS_REPEAT times (default
 10), the others CHAOS_REPEAT_OTHER (default 3), the large dataset CHAOS_REPEAT_LARGE (default 2)."""
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from kubernetes import client, config
 from tests.e2e.kube import ARTIFACTS, ROOT, Release, helm
 
 REPORT = ROOT / "build" / "e2e-report.json"
-# Issue 5: every namespace of the tier enforces the restricted Pod Security Standard, so the
+# Every namespace of the tier enforces the restricted Pod Security Standard, so the
 # chart's pods, its helm test pod and the harness' own pods are proven to comply.
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 _namespaces: set[str] = set()

@@ -338,7 +338,7 @@ class Release:
         return max(set(named), key=named.count) if named else None
 
     def invariants(self, timeout: float = 180) -> str:
-        """DESIGN.md: one master; every Sentinel (all Sentinel pods) names it; CKQUORUM OK; each
+        """docs/design.md, "Invariants": one master; every Sentinel (all Sentinel pods) names it; CKQUORUM OK; each
         Sentinel knows sentinels-1 other Sentinels and replicas-1 replicas (no ghosts); every
         replica's link up. Returns the master's host."""
         n, s_count = self.replicas, self.sentinels
@@ -466,7 +466,7 @@ def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30
     old one has acknowledged a write after the event), at most 300 s more: when the surviving
     Sentinels split their votes, they retry only after 2 x failover-timeout. `action()` runs after
     `lead` seconds and returns (old master host, event time); `until`, when given, is called as
-    until(old_addresses, event_time) and returns the predicate. Waits for the pods and DESIGN.md's
+    until(old_addresses, event_time) and returns the predicate. Waits for the pods and docs/design.md's
     invariants, records and returns the figures (and the raw records under "_records")."""
     started = time.monotonic()
     old_addr = rel.master_address()

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Issue 3's scenarios on a real cluster, in order, on one release of the default topology
+"""The e2e scenarios on a real cluster, in order, on one release of the default topology
 (Sentinels in their own StatefulSet; NetworkPolicy on, clients restricted to the labelled client
-pod); every scenario ends with DESIGN.md's invariants. One pass of each scenario: repetition and
+pod); every scenario ends with docs/design.md's invariants. One pass of each scenario: repetition and
 the figures' distributions belong to the chaos suite (tests/chaos, `tox -e chaos`)."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Issue 5 on a real cluster: a restricted Pod Security namespace; a password with every
+"""Security on a real cluster: a restricted Pod Security namespace; a password with every
 character shells and config parsers trip on works end to end (replication, hard-kill failover,
 metrics, helm test) and never leaks to the data volume, a log, a command line or a ConfigMap
 (each leak search first finds a planted copy, so a search that cannot see is caught); then the

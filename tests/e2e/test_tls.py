@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Issue 5 item 7 on a real cluster: TLS only (no plain listener), a certificate from
+"""TLS on a real cluster: TLS only (no plain listener), a certificate from
 tls.existingSecret whose SANs are DNS names only, client certificates required
 (tls.authClients). The client (redis-py Sentinel in the client pod) verifies certificate and host
 name; scenario (b)'s hard kill of the master under writes loses no WAIT-acknowledged write; both

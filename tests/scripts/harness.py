@@ -339,7 +339,7 @@ class Cluster:
         return masters[0]
 
     def assert_invariants(self, timeout: float = 30.0) -> int:
-        """DESIGN.md's invariants: one master, every Sentinel agrees, CKQUORUM, no ghosts, links up."""
+        """The invariants of docs/design.md: one master, every Sentinel agrees, CKQUORUM, no ghosts, links up."""
         n = self.replicas
 
         def converged():

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """The seed deployment: examples/aikernel-values.yaml, installed as release `redis` in namespace
-aikernel, must give every item the seed README lists (DESIGN.md, "The seed reproduced")."""
+aikernel, must give every item the seed README lists (README.md, "The seed, item by item")."""
 import re
 
 import pytest
