@@ -68,26 +68,24 @@ node_host() {
   printf "$NODE_HOST_TEMPLATE" "$1"
 }
 
-# peer_hosts: the host names of every other ordinal, one per line.
-peer_hosts() {
-  _p=0
-  while [ "$_p" -lt "$REPLICAS" ]; do
-    [ "$_p" -eq "$POD_ORDINAL" ] || printf '%s\n' "$(node_host "$_p")"
-    _p=$((_p + 1))
-  done
-}
-
 my_host() {
   node_host "$POD_ORDINAL"
 }
 
+# hosts_of TEMPLATE COUNT: the host names of ordinals 0 to COUNT-1 after the printf TEMPLATE,
+# one per line.
+hosts_of() {
+  _h=0
+  while [ "$_h" -lt "$2" ]; do
+    # shellcheck disable=SC2059 # the pattern is the point
+    printf "$1\n" "$_h"
+    _h=$((_h + 1))
+  done
+}
+
 # node_hosts: the host names of every Redis pod, one per line.
 node_hosts() {
-  _n=0
-  while [ "$_n" -lt "$REPLICAS" ]; do
-    printf '%s\n' "$(node_host "$_n")"
-    _n=$((_n + 1))
-  done
+  hosts_of "$NODE_HOST_TEMPLATE" "$REPLICAS"
 }
 
 # sentinel_host ORDINAL: the host name of a Sentinel.
@@ -98,11 +96,7 @@ sentinel_host() {
 
 # sentinel_hosts: the host names of every Sentinel, one per line.
 sentinel_hosts() {
-  _s=0
-  while [ "$_s" -lt "$SENTINELS" ]; do
-    printf '%s\n' "$(sentinel_host "$_s")"
-    _s=$((_s + 1))
-  done
+  hosts_of "$SENTINEL_HOST_TEMPLATE" "$SENTINELS"
 }
 
 # colocated: true when every Redis pod runs its own Sentinel (sentinel.colocated).

@@ -39,15 +39,12 @@ current_master() {
     return 0
   fi
   _found=""
-  _o=0
-  while [ "$_o" -lt "$REPLICAS" ]; do
-    _host=$(node_host "$_o")
+  for _host in $(node_hosts); do
     if [ "$(role "$_host" "$REDIS_PORT")" = master ]; then
       # Two masters (a split that Sentinel used to resolve): wait for the Redis pods to settle.
       [ -z "$_found" ] || return 0
       _found=$_host
     fi
-    _o=$((_o + 1))
   done
   [ -z "$_found" ] || printf '%s\n' "$_found"
 }
