@@ -13,7 +13,7 @@ from kubernetes import client
 
 from tests.chaos.profile import Profile
 from tests.chaos.report import ChaosReport
-from tests.e2e.conftest import core, kubeconfig  # noqa: F401  (session fixtures shared with e2e)
+from tests.e2e.conftest import core, fresh_namespace, kubeconfig  # noqa: F401  (session fixtures shared with e2e)
 from tests.e2e.kube import ROOT
 
 SETTINGS = ("CHAOS_REPEAT", "CHAOS_REPEAT_OTHER", "CHAOS_REPEAT_LARGE", "CHAOS_WRITE_SECONDS", "CHAOS_FREEZE_SECONDS",
@@ -42,26 +42,6 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def profile(request) -> Profile:
     return request.param
-
-
-def namespace(core, name: str, pod_security: str) -> None:
-    """A fresh namespace (an old one of the same name is deleted first) enforcing `pod_security`."""
-    try:
-        core.delete_namespace(name)
-    except client.rest.ApiException as exc:
-        if exc.status != 404:
-            raise
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            core.read_namespace(name)
-            time.sleep(2)
-        except client.rest.ApiException as exc:
-            if exc.status == 404:
-                break
-            raise
-    labels = {f"pod-security.kubernetes.io/{mode}": pod_security for mode in ("enforce", "warn", "audit")}
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +74,7 @@ def target(core, profile, report):
     rel = profile.make_release(core)
     reuse = os.environ.get("CHAOS_REUSE") and _exists(core, profile.namespace)
     if not reuse:
-        namespace(core, profile.namespace, profile.pod_security)
+        fresh_namespace(core, profile.namespace, profile.pod_security)
     report.data.setdefault("profiles", {})[profile.name] = {
         "file": str(profile.file.relative_to(ROOT)) if profile.file.is_relative_to(ROOT) else str(profile.file),
         "chart": profile.chart, "namespace": rel.namespace, "replicas": rel.replicas, "sentinels": rel.sentinels,

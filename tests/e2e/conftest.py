@@ -16,9 +16,6 @@ from kubernetes import client, config
 from tests.e2e.kube import ARTIFACTS, ROOT, Release, helm
 
 REPORT = ROOT / "build" / "e2e-report.json"
-# Every namespace of the tier enforces the restricted Pod Security Standard, so the
-# chart's pods, its helm test pod and the harness' own pods are proven to comply.
-RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 _namespaces: set[str] = set()
 _figures: dict[str, dict] = {}
 
@@ -86,7 +83,10 @@ def make_release(core, chart):
             core.delete_namespace(rel.namespace)
 
 
-def fresh_namespace(core, namespace: str) -> None:
+def fresh_namespace(core, namespace: str, pod_security: str = "restricted") -> None:
+    """A new namespace enforcing `pod_security` (an old one of the same name is deleted first).
+    Every e2e namespace enforces the restricted Pod Security Standard, so the chart's pods, its
+    helm test pod and the harness' own pods are proven to comply."""
     _namespaces.add(namespace)
     try:
         core.delete_namespace(namespace)
@@ -102,7 +102,8 @@ def fresh_namespace(core, namespace: str) -> None:
             if exc.status == 404:
                 break
             raise
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=RESTRICTED)))
+    labels = {f"pod-security.kubernetes.io/{mode}": pod_security for mode in ("enforce", "warn", "audit")}
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=labels)))
 
 
 @pytest.fixture

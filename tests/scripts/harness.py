@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -312,13 +313,23 @@ class Cluster:
     def wait_sentinel_ready(self, i: int, timeout: float = 30.0) -> None:
         self.wait_for(f"sentinel {i} ready", lambda: self.run_sentinel(i, "probe.sh", "sentinel-readiness").returncode == 0, timeout)
 
+    def start_nodes(self, order=None, gap: float = 0.0) -> None:
+        """Starts every Redis node (in `order`, `gap` seconds apart) and waits until each is ready."""
+        for i in range(self.replicas) if order is None else order:
+            self.start_node(i)
+            time.sleep(gap)
+        for i in range(self.replicas):
+            self.wait_ready(i, 60)
+
+    def stop_every_pod(self) -> None:
+        """Every node and Sentinel stops and their names vanish: every pod deleted at once."""
+        self.stop_all()
+        self.vanish(*range(self.replicas))
+
     def bootstrap(self) -> None:
         """Start the set the way the StatefulSets do (podManagementPolicy Parallel): every Redis
         node at once, then every Sentinel."""
-        for i in range(self.replicas):
-            self.start_node(i)
-        for i in range(self.replicas):
-            self.wait_ready(i, 60)
+        self.start_nodes()
         if self.replicas > 1:
             for i in range(self.sentinels):
                 self.start_sentinel(i)

@@ -129,13 +129,8 @@ class TestFullRestart:
         c.assert_invariants()
         fill(c, 0, "k", 300)
         time.sleep(1.5)  # a data record after the last write
-        c.stop_all()
-        c.vanish(0, 1, 2)
-        for i in order:
-            c.start_node(i)
-            time.sleep(2)
-        for i in range(3):
-            c.wait_ready(i, 60)
+        c.stop_every_pod()
+        c.start_nodes(order, gap=2)
         for i in range(3):
             c.start_sentinel(i)
         m = c.assert_invariants(60)
@@ -152,13 +147,9 @@ class TestFullRestart:
         c.assert_invariants()
         fill(c, 0, "k", 2000)
         time.sleep(1.5)
-        c.stop_all()
-        c.vanish(0, 1, 2)
+        c.stop_every_pod()
         wipe(c, 0)
-        for i in range(3):
-            c.start_node(i)
-        for i in range(3):
-            c.wait_ready(i, 60)
+        c.start_nodes()
         for i in range(3):
             c.start_sentinel(i)
         m = c.assert_invariants(60)
@@ -181,12 +172,8 @@ class TestFullRestart:
             r.set(f"new{k}", k)
         assert r.wait(1, 5000) == 1
         time.sleep(7)  # node 1's record is now well older than the others'
-        c.stop_all()
-        c.vanish(0, 1, 2)
-        for i in (1, 2, 0):
-            c.start_node(i)
-        for i in range(3):
-            c.wait_ready(i, 60)
+        c.stop_every_pod()
+        c.start_nodes((1, 2, 0))
         m = c.master()
         assert m != 1
         assert c.redis(m).dbsize() == 200
@@ -200,8 +187,7 @@ class TestFullRestart:
         c.assert_invariants()
         fill(c, 0, "k", 50)
         time.sleep(1.5)
-        c.stop_all()
-        c.vanish(0, 1, 2)
+        c.stop_every_pod()
         wipe(c, 0)
         c.start_alone(0)
         c.wait_ready(0, 30)
@@ -261,8 +247,7 @@ class TestRestart:
         c.redis(0).set("survives", "yes")
         assert c.redis(0).wait(2, 2000) == 2
         time.sleep(1.5)
-        c.stop_all()
-        c.vanish(0, 1, 2)
+        c.stop_every_pod()
         c.bootstrap()
         m = c.assert_invariants()
         assert c.redis(m).get("survives") == b"yes"
@@ -326,13 +311,9 @@ class TestRestore:
         backup = (c.tmp / "data-2" / "dump.rdb").read_bytes()
         fill(c, 0, "later", 20)
         time.sleep(1.5)
-        c.stop_all()
-        c.vanish(0, 1, 2)
+        c.stop_every_pod()
         (c.tmp / "data-2" / "restore.rdb").write_bytes(backup)
-        for i in range(3):
-            c.start_node(i)
-        for i in range(3):
-            c.wait_ready(i, 60)
+        c.start_nodes()
         assert c.master() == 2
         for i in range(3):
             c.wait_for(f"node {i} holds the backup", lambda i=i: c.redis(i).dbsize() == 20 and c.redis(i).get("later0") is None)
