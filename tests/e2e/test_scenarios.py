@@ -25,20 +25,20 @@ def rel(make_release):
 
 
 class TestFreshInstall:
-    def test_a_converges_with_one_master_and_agreeing_sentinels(self, rel):
+    def test_converges_with_one_master_and_agreeing_sentinels(self, rel):
         """(a) Ready, exactly one master, every Sentinel agrees, CKQUORUM OK."""
         master = rel.invariants()
         print(f"install took {rel.install_seconds:.0f}s; master {master}")
         assert master == rel.host(0)
 
     @pytest.mark.parametrize("port", [6379, 26379])
-    def test_f_unauthenticated_commands_get_noauth(self, rel, port):
+    def test_unauthenticated_commands_get_noauth(self, rel, port):
         """(f) auth on: NOAUTH on Redis and on Sentinel."""
         host = rel.host(1) if port == 6379 else rel.sentinel_host(1)
         rc, out, err = rel.exec(rel.client_pod, ["redis-cli", "-h", host, "-p", str(port), "PING"])
         assert "NOAUTH" in out + err
 
-    def test_i_every_exporter_reports_redis_up(self, rel):
+    def test_every_exporter_reports_redis_up(self, rel):
         """(i) Each Redis pod's exporter and each Sentinel pod's exporter report redis_up 1 with auth on."""
         targets = [(rel.host(i), 9121) for i in range(rel.replicas)] + [(rel.sentinel_host(i), 9355) for i in range(rel.sentinels)]
         for host, port in targets:
@@ -51,12 +51,12 @@ class TestFreshInstall:
         assert sorted(p.metadata.name for p in rel.sentinel_pods()) == [rel.sentinel_pod(i) for i in range(3)]
         assert {c.name for p in rel.sentinel_pods() for c in p.spec.containers} == {"sentinel", "sentinel-metrics"}
 
-    def test_h_helm_test_passes(self, rel):
+    def test_helm_test_passes(self, rel):
         """(h) helm test writes through the master and reads from every pod."""
         out = helm("test", REL, "--namespace", NS, "--timeout", "5m")
         assert "Phase:          Succeeded" in out or "Succeeded" in out
 
-    def test_g_network_policy_admits_only_labelled_clients(self, rel):
+    def test_network_policy_admits_only_labelled_clients(self, rel):
         """(g) A pod with the client label connects; one without it is blocked (kube-router, the
         engine of the offline cluster, rejects instead of dropping, so refused counts as blocked)."""
         other = rel.start_client(labels={"app": "stranger"}, name="stranger")
@@ -68,20 +68,20 @@ class TestFreshInstall:
 
 
 class TestFailover:
-    def test_b_hard_kill_of_the_master_under_writes(self, rel, record):
+    def test_hard_kill_of_the_master_under_writes(self, rel, record):
         """(b) kill -9 equivalent: a new master takes writes, the old pod rejoins as a replica,
         no WAIT-acknowledged write is lost."""
-        figs = run_with_writes(rel, "b-hard-kill", record, lambda: kill_master(rel, 0))
+        figs = run_with_writes(rel, "hard-kill", record, lambda: kill_master(rel, 0))
         assert figs["new_master"] != figs["old_master"]
         assert figs["wait_acked"] > 10
         assert figs["wait_acked_lost"] == []
         assert figs["rto_s"] is not None
 
-    def test_c_graceful_delete_hands_over_before_the_pod_dies(self, rel, record):
+    def test_graceful_delete_hands_over_before_the_pod_dies(self, rel, record):
         """(c) preStop pauses writes and fails over: Sentinel switches without ever seeing the
         master down, and no acknowledged write is lost."""
         since = time.time()
-        figs = run_with_writes(rel, "c-graceful-delete", record, lambda: kill_master(rel, None))
+        figs = run_with_writes(rel, "graceful-delete", record, lambda: kill_master(rel, None))
         assert figs["new_master"] != figs["old_master"]
         assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
         logs = rel.sentinel_logs(since - 5)
@@ -93,7 +93,7 @@ class TestFailover:
 
 
 class TestDisruption:
-    def test_e_helm_upgrade_changing_config_under_writes(self, rel, record, chart):
+    def test_helm_upgrade_changing_config_under_writes(self, rel, record, chart):
         """(e) A config change rolls every pod; no acknowledged write is lost."""
         def upgrade():
             old = rel.master_host()
@@ -101,12 +101,12 @@ class TestDisruption:
             rel.install({"redis": {"config": {"maxmemoryPolicy": "allkeys-lru"}}, **VALUES}, action="upgrade")
             return old, at
 
-        figs = run_with_writes(rel, "e-helm-upgrade", record, upgrade, seconds=20, lead=3)
+        figs = run_with_writes(rel, "helm-upgrade", record, upgrade, seconds=20, lead=3)
         assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
         st = rel.state()
         assert all(p["role"] in ("master", "slave") for p in st["pods"].values())
 
-    def test_d_delete_all_redis_pods_at_once_under_writes(self, rel, record):
+    def test_delete_all_redis_pods_at_once_under_writes(self, rel, record):
         """(d) Every Redis pod deleted together while the client writes: one master again, every
         Sentinel agrees, data kept (persistence on), no WAIT-acknowledged write lost."""
         master = rel.master_host()
@@ -128,7 +128,7 @@ class TestDisruption:
                 return fresh and any(r["ok"] and r["t"] >= time.time() - 5 for r in records)
             return done
 
-        figs = run_with_writes(rel, "d-delete-all-redis-pods", record, delete_all, seconds=20, until=back, settle_timeout=900)
+        figs = run_with_writes(rel, "delete-all-redis-pods", record, delete_all, seconds=20, until=back, settle_timeout=900)
         assert figs["wait_acked"] > 10
         assert figs["wait_acked_lost"] == []
         new = rel.invariants(300)
@@ -142,7 +142,7 @@ def kubectl(*args: str, timeout: float = 300) -> str:
 
 
 class TestBackupRestore:
-    def test_j_readme_backup_and_restore(self, rel, tmp_path):
+    def test_readme_backup_and_restore(self, rel, tmp_path):
         """(j) The README's procedure: back up, write more, restore; the data equals the backup."""
         rcli = lambda pod, *a: rel.agent("cmd", pod.rsplit("-", 1)[1], "6379", *a)  # noqa: E731
         master = rel.pod_of(rel.master_host())
@@ -174,7 +174,7 @@ def _info(rel, pod):
 
 
 class TestSingleMode:
-    def test_k_one_replica_serves_reads_and_writes(self, make_release):
+    def test_one_replica_serves_reads_and_writes(self, make_release):
         """(k) replicas: 1 installs and serves reads and writes."""
         single = make_release(REL, "e2e-single", {"replicas": 1})
         assert single.agent("cmd", "0", "6379", "SET", "k", "v") == "OK"

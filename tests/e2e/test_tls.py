@@ -83,7 +83,7 @@ class TestTlsFailover:
     def test_hard_kill_of_the_master_under_writes(self, rel, record):
         """(b) over TLS: force-delete the master pod while the verifying client writes; a new
         master takes writes, the old pod rejoins by TLS replication, no WAIT-acknowledged write is lost."""
-        figs = run_with_writes(rel, "tls-b-hard-kill", record, lambda: kill_master(rel, 0))
+        figs = run_with_writes(rel, "tls-hard-kill", record, lambda: kill_master(rel, 0))
         assert figs["new_master"] != figs["old_master"]
         assert figs["wait_acked"] > 10
         assert figs["wait_acked_lost"] == []
