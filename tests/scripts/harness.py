@@ -206,6 +206,8 @@ class Cluster:
             "BOOT_INTERVAL": "1",
             "CLI_TIMEOUT": "2",
             "PRESTOP_TIMEOUT": "20",
+            # roleServices.enabled (the default): the redis container tells its role label here.
+            "ROLE_FILE": str(run / "role"),
         }
         if self.tls_dir:
             env.update(TLS_ENABLED="true", TLS_CERT_FILE=str(self.tls_dir / "tls.crt"), TLS_KEY_FILE=str(self.tls_dir / "tls.key"), TLS_CA_FILE=str(self.tls_dir / "ca.crt"))
@@ -344,13 +346,21 @@ class Cluster:
         (run / "boot.force-master").touch()
         self.start_node(i)
 
+    def role_label(self, i: int) -> str:
+        """The role label node i's redis container asks for (docs/design.md, "Role Services"): master, replica or "" for none."""
+        try:
+            fields = (self.tmp / f"run-{i}" / "role").read_text().split()
+        except FileNotFoundError:
+            return ""
+        return fields[1] if len(fields) > 1 else ""
+
     def master(self) -> int:
         masters = [i for i in range(self.replicas) if self.role(i) == "master"]
         assert len(masters) == 1, f"expected exactly one master, got {masters}"
         return masters[0]
 
     def assert_invariants(self, timeout: float = 30.0) -> int:
-        """The invariants of docs/design.md: one master, every Sentinel agrees, CKQUORUM, no ghosts, links up."""
+        """The invariants of docs/design.md: one master, every Sentinel agrees, CKQUORUM, no ghosts, links up, role labels true."""
         n = self.replicas
 
         def converged():
@@ -368,6 +378,9 @@ class Cluster:
             for i in range(n):
                 if i != m and self.redis(i).info("replication").get("master_link_status") != "up":
                     return False
+            # The role Services select exactly the master, and the replicas.
+            if [self.role_label(i) for i in range(n)] != ["master" if i == m else "replica" for i in range(n)]:
+                return False
             return m + 1
 
         return self.wait_for("cluster invariants", converged, timeout) - 1

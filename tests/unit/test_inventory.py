@@ -17,9 +17,13 @@ COLOCATED_OBJECTS = [
     ("NetworkPolicy", "redis-ha"),
     ("Pod", "redis-ha-test"),
     ("PodDisruptionBudget", "redis-ha"),
+    ("Role", "redis-ha-role-label"),
+    ("RoleBinding", "redis-ha-role-label"),
     ("Secret", "redis-ha"),
     ("Service", "redis-ha"),
     ("Service", "redis-ha-headless"),
+    ("Service", "redis-ha-master"),
+    ("Service", "redis-ha-replicas"),
     ("ServiceAccount", "redis-ha"),
     ("StatefulSet", "redis-ha"),
 ]
@@ -49,10 +53,10 @@ def test_single_replica_mode_drops_pdbs_and_sentinel(layout):
     assert not of_kind(docs, "PodDisruptionBudget")
     (sts,) = of_kind(docs, "StatefulSet")
     assert sts["metadata"]["name"] == "redis-ha"
-    assert [c["name"] for c in sts["spec"]["template"]["spec"]["containers"]] == ["redis", "metrics"]
+    assert [c["name"] for c in sts["spec"]["template"]["spec"]["containers"]] == ["redis", "role-label", "metrics"]
 
 
 def test_existing_secret_and_no_service_account_drop_those_objects():
     """auth.existingSecret and serviceAccount.create=false: the chart creates neither."""
-    docs = render_chart({"auth": {"existingSecret": "mine"}, "serviceAccount": {"create": False}, "tests": {"enabled": False}})
+    docs = render_chart({"auth": {"existingSecret": "mine"}, "serviceAccount": {"create": False}, "roleServices": {"enabled": False}, "tests": {"enabled": False}})
     assert {k for k, _ in kinds_names(docs)} == {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Service", "StatefulSet"}

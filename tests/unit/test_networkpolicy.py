@@ -69,10 +69,18 @@ class TestNetworkPolicy:
         assert rule["to"] == [{"namespaceSelector": {}}]
         assert rule["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}, {"port": 1053, "protocol": "UDP"}, {"port": 1053, "protocol": "TCP"}]
 
-    def test_egress_only_peers_and_dns(self):
-        """No other egress unless extraEgress."""
-        assert len(policy()["egress"]) == 2
-        assert len(policy({"networkPolicy": {"extraEgress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]}})["egress"]) == 3
+    def test_egress_only_peers_dns_and_the_api_server(self):
+        """No other egress unless extraEgress; the API server's ports only with roleServices.enabled."""
+        assert len(policy()["egress"]) == 3
+        assert len(policy({"roleServices": {"enabled": False}})["egress"]) == 2
+        assert len(policy({"networkPolicy": {"extraEgress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]}})["egress"]) == 4
+
+    def test_egress_to_the_api_server_follows_values(self):
+        """networkPolicy.kubeAPI.ports and .to shape the rule the role-label container needs."""
+        assert policy()["egress"][2] == {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}
+        to = [{"ipBlock": {"cidr": "172.18.0.0/16"}}]
+        rule = policy({"networkPolicy": {"kubeAPI": {"ports": [8443], "to": to}}})["egress"][2]
+        assert rule == {"ports": [{"port": 8443, "protocol": "TCP"}], "to": to}
 
     def test_disabled(self):
         """networkPolicy.enabled=false."""

@@ -188,12 +188,12 @@ class TestExporters:
     @pytest.mark.parametrize(
         ("values", "expected"),
         [
-            pytest.param({}, {"redis-ha": ["redis", "metrics"], "redis-ha-sentinel": ["sentinel", "sentinel-metrics"]}, id="ha"),
-            pytest.param(COLOCATED, {"redis-ha": ["redis", "sentinel", "metrics", "sentinel-metrics"]}, id="ha-colocated"),
-            pytest.param({"replicas": 1}, {"redis-ha": ["redis", "metrics"]}, id="single"),
-            pytest.param({"replicas": 1, **COLOCATED}, {"redis-ha": ["redis", "metrics"]}, id="single-colocated"),
-            pytest.param({"metrics": {"enabled": False}}, {"redis-ha": ["redis"], "redis-ha-sentinel": ["sentinel"]}, id="no-metrics"),
-            pytest.param({"metrics": {"enabled": False}, **COLOCATED}, {"redis-ha": ["redis", "sentinel"]}, id="no-metrics-colocated"),
+            pytest.param({}, {"redis-ha": ["redis", "role-label", "metrics"], "redis-ha-sentinel": ["sentinel", "sentinel-metrics"]}, id="ha"),
+            pytest.param(COLOCATED, {"redis-ha": ["redis", "role-label", "sentinel", "metrics", "sentinel-metrics"]}, id="ha-colocated"),
+            pytest.param({"replicas": 1}, {"redis-ha": ["redis", "role-label", "metrics"]}, id="single"),
+            pytest.param({"replicas": 1, **COLOCATED}, {"redis-ha": ["redis", "role-label", "metrics"]}, id="single-colocated"),
+            pytest.param({"metrics": {"enabled": False}}, {"redis-ha": ["redis", "role-label"], "redis-ha-sentinel": ["sentinel"]}, id="no-metrics"),
+            pytest.param({"metrics": {"enabled": False}, **COLOCATED}, {"redis-ha": ["redis", "role-label", "sentinel"]}, id="no-metrics-colocated"),
         ],
     )
     def test_sentinel_exporter_only_with_sentinel(self, values, expected):
@@ -235,7 +235,7 @@ class TestMonitors:
         assert pm["metadata"]["labels"]["release"] == "prom"
         assert pm["spec"]["namespaceSelector"] == {"matchNames": ["default"]}
         assert pm["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": "redis-ha"}}
-        ports_by_set = {s["metadata"]["name"]: {p["name"] for c in s["spec"]["template"]["spec"]["containers"] for p in c["ports"]} for s in of_kind(docs, "StatefulSet")}
+        ports_by_set = {s["metadata"]["name"]: {p["name"] for c in s["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])} for s in of_kind(docs, "StatefulSet")}
         assert [e["port"] for e in pm["spec"]["podMetricsEndpoints"]] == ["metrics", "sentinel-metric"]
         assert "metrics" in ports_by_set["redis-ha"] and "sentinel-metric" in ports_by_set["redis-ha-sentinel"]
         for e in pm["spec"]["podMetricsEndpoints"]:

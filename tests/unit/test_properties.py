@@ -67,7 +67,9 @@ def test_secret_volumes_are_0400(docs):
                 assert v["secret"]["defaultMode"] == 0o400, v["name"]
             if "projected" in v:
                 assert v["projected"]["defaultMode"] == 0o400, v["name"]
-                assert all(set(source) == {"secret"} for source in v["projected"]["sources"]), v["name"]
+                # The role-label container's API token and the API server's CA; every other projection holds Secrets only.
+                allowed = [{"serviceAccountToken"}, {"configMap"}] if v["name"] == "kube-api" else [{"secret"}]
+                assert all(set(source) in allowed for source in v["projected"]["sources"]), v["name"]
             assert "mode" not in str(v).replace("defaultMode", ""), f"a per-item mode overrides 0400 in {v['name']}"
 
 

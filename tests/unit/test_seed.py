@@ -56,7 +56,7 @@ class TestSeed:
         """replicas: 3 with sentinel.colocated gives three pods with redis and sentinel, quorum 2 on master set mymaster."""
         assert sts["spec"]["replicas"] == 3
         names = [c["name"] for c in sts["spec"]["template"]["spec"]["containers"]]
-        assert names == ["redis", "sentinel", "metrics", "sentinel-metrics"]
+        assert names == ["redis", "role-label", "sentinel", "metrics", "sentinel-metrics"]
         env = env_of(container(sts, "sentinel"))
         assert (env["QUORUM"], env["MASTER_SET"], env["SENTINELS"]) == ("2", "mymaster", "3")
         assert env["SENTINEL_HOST_TEMPLATE"] == env["NODE_HOST_TEMPLATE"] == "redis-%s.redis-headless.aikernel.svc.cluster.local"
@@ -125,8 +125,9 @@ class TestSeed:
         }
 
     def test_egress_only_to_peers_and_dns(self, netpol):
-        """Egress: the chart's pods on 6379/26379 and the boot port 16379, and DNS on 53; nothing else."""
-        peers, dns = netpol["egress"]
+        """Egress: the chart's pods on 6379/26379 and the boot port 16379, DNS on 53, and the API server for the role labels; nothing else."""
+        peers, dns, api = netpol["egress"]
+        assert rule_ports(api) == [(443, "TCP"), (6443, "TCP")]
         assert peers["to"] == [PEERS]
         assert rule_ports(peers) == [(6379, "TCP"), (16379, "TCP"), (26379, "TCP")]
         assert rule_ports(dns) == [(53, "TCP"), (53, "UDP")]

@@ -17,7 +17,7 @@ def test_services_select_every_pod_of_the_release(service, layout):
     docs = render_chart(layout)
     svc = by_kind_name(docs, "Service", service)["spec"]
     assert svc["selector"] == RELEASE_PODS
-    named_ports = {p["name"] for sts in of_kind(docs, "StatefulSet") for c in sts["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
+    named_ports = {p["name"] for sts in of_kind(docs, "StatefulSet") for c in sts["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
     assert {p["targetPort"] for p in svc["ports"]} <= named_ports
     for sts in of_kind(docs, "StatefulSet"):
         assert RELEASE_PODS.items() <= sts["spec"]["template"]["metadata"]["labels"].items()

@@ -54,11 +54,12 @@ class TestStatefulSet:
     def test_containers_and_ports(self, layout, expected):
         """Redis pods: redis 6379 and metrics 9121; co-located, also sentinel 26379 and sentinel-metrics 9355."""
         p = pod(layout)
-        assert {c["name"]: [x["containerPort"] for x in c["ports"]] for c in p["spec"]["containers"]} == expected
+        assert {c["name"]: [x["containerPort"] for x in c["ports"]] for c in p["spec"]["containers"] if c["name"] != "role-label"} == expected
+        assert "ports" not in container(p, "role-label"), "role-label serves nothing"
 
     @pytest.mark.parametrize(("layout", "redis_pod", "sentinel_pod"), [
-        pytest.param({}, ["redis"], ["sentinel"], id="sentinel-pods"),
-        pytest.param(COLOCATED, ["redis", "sentinel"], None, id="colocated"),
+        pytest.param({}, ["redis", "role-label"], ["sentinel"], id="sentinel-pods"),
+        pytest.param(COLOCATED, ["redis", "role-label", "sentinel"], None, id="colocated"),
     ])
     def test_metrics_can_be_switched_off(self, layout, redis_pod, sentinel_pod):
         """metrics.enabled=false drops both exporters, wherever they run."""

@@ -185,13 +185,13 @@ class TestCertificate:
     ])
     def test_sans_are_every_pod_and_both_services_and_dns_only(self, values, redis_pods, sentinel_pods):
         """DNS SANs: each Redis pod FQDN, each Sentinel pod FQDN (Sentinels in pods of their own), the headless and
-        client Services in short/ns/svc/FQDN form, the extra names; no IPs."""
+        client Services and the -master and -replicas Services in short/ns/svc/FQDN form, the extra names; no IPs."""
         cert = certificate(render_chart({**values, "tls": {**CERT_MANAGER, "certManager": {**CERT_MANAGER["certManager"], "extraDnsNames": ["redis.example.com"]}}},
                                         namespace="cache"))
         names = cert["spec"]["dnsNames"]
         pods = [f"redis-ha-{i}.redis-ha-headless.cache.svc.cluster.local" for i in range(redis_pods)]
         sentinels = [f"redis-ha-sentinel-{i}.redis-ha-headless.cache.svc.cluster.local" for i in range(sentinel_pods)]
-        services = [form.format(svc) for svc in ("redis-ha-headless", "redis-ha") for form in ("{}", "{}.cache", "{}.cache.svc", "{}.cache.svc.cluster.local")]
+        services = [form.format(svc) for svc in ("redis-ha-headless", "redis-ha", "redis-ha-master", "redis-ha-replicas") for form in ("{}", "{}.cache", "{}.cache.svc", "{}.cache.svc.cluster.local")]
         assert names == pods + sentinels + services + ["redis.example.com"]
         assert "ipAddresses" not in cert["spec"]
         for name in names:

@@ -98,6 +98,12 @@ Call as (include "redis-ha.image" .Values.image) with an object holding registry
 {{- end -}}
 {{- end -}}
 
+{{/* redis-ha.roleLabel: returns the key of the pod label the `-master` and `-replicas` Services select
+(value master or replica), call as (include "redis-ha.roleLabel" .) */}}
+{{- define "redis-ha.roleLabel" -}}
+redis-ha.io/role
+{{- end -}}
+
 {{/* redis-ha.colocated: returns "true" when each Redis pod runs its own Sentinel (sentinel.colocated with
 replicas > 1), else "", call as (include "redis-ha.colocated" .) */}}
 {{- define "redis-ha.colocated" -}}
@@ -302,7 +308,7 @@ as /tls expects), or nothing when TLS is off, call as (include "redis-ha.tlsVolu
 {{- end -}}
 
 {{/* redis-ha.tlsDnsNames: returns the certificate's DNS SANs as a YAML list: every pod FQDN, the headless
-and the client Service in short, namespaced, .svc and fully qualified forms, then
+and the client Service (and the `-master` and `-replicas` Services) in short, namespaced, .svc and fully qualified forms, then
 tls.certManager.extraDnsNames; the Sentinel pods' FQDNs too when Sentinel runs in pods of its own. Call as (include "redis-ha.tlsDnsNames" .) */}}
 {{- define "redis-ha.tlsDnsNames" -}}
 {{- $names := list -}}
@@ -314,7 +320,11 @@ tls.certManager.extraDnsNames; the Sentinel pods' FQDNs too when Sentinel runs i
 {{- $names = append $names (printf (include "redis-ha.sentinelHostTemplate" $) (toString $i)) -}}
 {{- end -}}
 {{- end -}}
-{{- range $svc := list (include "redis-ha.headless" .) (include "redis-ha.fullname" .) -}}
+{{- $services := list (include "redis-ha.headless" .) (include "redis-ha.fullname" .) -}}
+{{- if .Values.roleServices.enabled -}}
+{{- $services = concat $services (list (printf "%s-master" (include "redis-ha.fullname" .)) (printf "%s-replicas" (include "redis-ha.fullname" .))) -}}
+{{- end -}}
+{{- range $svc := $services -}}
 {{- $names = concat $names (list $svc (printf "%s.%s" $svc $.Release.Namespace) (printf "%s.%s.svc" $svc $.Release.Namespace) (printf "%s.%s.svc.%s" $svc $.Release.Namespace $.Values.clusterDomain)) -}}
 {{- end -}}
 {{- concat $names .Values.tls.certManager.extraDnsNames | uniq | toYaml -}}

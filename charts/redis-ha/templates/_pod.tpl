@@ -255,3 +255,85 @@ as list items, call as (include "redis-ha.podVolumes" .) */}}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
+
+{{/* redis-ha.roleLabelContainer: returns the role-label container as a list item, or nothing when
+roleServices are off. It patches its pod's role label from the role the redis container writes to
+/run/role/role, and is the only container with an API token (docs/design.md, "Role Services"). Call as
+(include "redis-ha.roleLabelContainer" .) */}}
+{{- define "redis-ha.roleLabelContainer" -}}
+{{- if .Values.roleServices.enabled -}}
+- name: role-label
+  image: {{ include "redis-ha.image" .Values.roleServices.image }}
+  imagePullPolicy: {{ .Values.roleServices.image.pullPolicy }}
+  command: ["sh", "/scripts/role-label.sh"]
+  env:
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: POD_NAMESPACE
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.namespace
+    - name: ROLE_FILE
+      value: /run/role/role
+    - name: ROLE_LABEL
+      value: {{ include "redis-ha.roleLabel" . }}
+  livenessProbe:
+    exec:
+      command: ["sh", "/scripts/role-label.sh", "probe"]
+    periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 3
+  readinessProbe:
+    exec:
+      command: ["sh", "/scripts/role-label.sh", "probe"]
+    periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 3
+  resources:
+    {{- toYaml .Values.roleServices.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    - name: scripts
+      mountPath: /scripts
+      readOnly: true
+    - name: role
+      mountPath: /run/role
+      readOnly: true
+    - name: kube-api
+      mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+      readOnly: true
+    - name: role-label-tmp
+      mountPath: /tmp
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.roleLabelVolumes: returns the volumes of the role-label container as list items, or nothing
+when roleServices are off: the role file the redis container writes (memory, no secrets) and a
+projected service account token with the API server's CA, call as (include "redis-ha.roleLabelVolumes" .) */}}
+{{- define "redis-ha.roleLabelVolumes" -}}
+{{- if .Values.roleServices.enabled -}}
+- name: role
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+- name: role-label-tmp
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+- name: kube-api
+  projected:
+    defaultMode: 0400
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3600
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+{{- end -}}
+{{- end -}}

@@ -31,6 +31,9 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and (gt $n 1) (has (int $v.boot.port) $inUse) -}}
 {{- $errors = append $errors (printf "boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports in use; got %d" (int $v.boot.port)) -}}
 {{- end -}}
+{{- if and $v.roleServices.enabled (not $v.serviceAccount.create) (not $v.serviceAccount.name) -}}
+{{- $errors = append $errors "roleServices.enabled: needs a ServiceAccount of the release to bind the role-label Role to: set serviceAccount.create=true or serviceAccount.name (binding the namespace's default ServiceAccount would let every pod using it patch the Redis pods)" -}}
+{{- end -}}
 {{- if and $v.auth.enabled $v.auth.password $v.auth.existingSecret -}}
 {{- $errors = append $errors "auth.password: set either auth.password or auth.existingSecret, not both" -}}
 {{- end -}}

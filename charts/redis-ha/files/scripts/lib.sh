@@ -24,6 +24,8 @@
 #   TLS_ENABLED         true: REDIS_PORT and SENTINEL_PORT speak TLS, and so does every redis-cli call
 #   TLS_CERT_FILE TLS_KEY_FILE TLS_CA_FILE  the pod's certificate, its key, the CA (PEM)
 #   PLAIN_REDIS_PORT PLAIN_SENTINEL_PORT    plain-text ports kept beside TLS; empty for TLS only
+#   ROLE_FILE           where the redis container tells the role-label container its role label;
+#                       empty without role Services (docs/design.md, "Role Services")
 
 : "${REDIS_PORT:=6379}"
 : "${SENTINEL_PORT:=26379}"
@@ -364,11 +366,53 @@ EOF
   printf '%s %s %s %s\n' "$(date +%s)" "$_id" "$_off" "$_keys"
 }
 
-# record_state: writes the local node's data record to STATE_FILE when it is in step with its set.
+# record_state [INFO]: writes the local node's data record to STATE_FILE when it is in step with
+# its set; INFO is the local node's INFO reply when the caller has it already.
 record_state() {
-  _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || return 0
+  if [ "$#" -gt 0 ]; then
+    _info=$1
+  else
+    _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || return 0
+  fi
   _rec=$(data_record "$_info") || return 0
   printf '%s\n' "$_rec" >"$STATE_FILE.tmp" && mv "$STATE_FILE.tmp" "$STATE_FILE"
+}
+
+# role_label INFO: the value of this pod's role label from its own INFO reply (docs/design.md,
+# "Role Services"): "replica" for a replica; "master" for a master that runs alone (REPLICAS 1)
+# or that a replica acknowledged within ROLE_MAX_LAG seconds; nothing otherwise: no answer, or a
+# master that no replica follows. Sentinel reconfigures the replicas away from a master it
+# demotes, so a master cut off from the set, or one frozen past a failover, loses its label even
+# though it cannot learn of its demotion; the price is that a master whose replicas are all down
+# has no label either (Sentinel-aware clients still reach it).
+role_label() {
+  _role="" _acked=0
+  while IFS=: read -r _name _value; do
+    case $_name in
+      role) _role=$_value ;;
+      slave[0-9]*)
+        case ",$_value," in
+          *,state=online,*)
+            _lag=$(printf '%s\n' "$_value" | sed -n 's/.*,lag=\([0-9]*\).*/\1/p')
+            [ -n "$_lag" ] && [ "$_lag" -le "${ROLE_MAX_LAG:-2}" ] && _acked=1
+            ;;
+        esac
+        ;;
+    esac
+  done <<EOF
+$(printf '%s\n' "$1" | tr -d '\r')
+EOF
+  case $_role in
+    slave) echo replica ;;
+    master) if [ "$REPLICAS" -le 1 ] || [ "$_acked" -eq 1 ]; then echo master; fi ;;
+  esac
+}
+
+# write_role LABEL: hands LABEL ("master", "replica" or empty for none) to the role-label
+# container through ROLE_FILE, as "<epoch seconds> <label>"; it treats a stale file as none.
+write_role() {
+  [ -n "${ROLE_FILE:-}" ] || return 0
+  printf '%s %s\n' "$(date +%s)" "$1" >"$ROLE_FILE.tmp" && mv "$ROLE_FILE.tmp" "$ROLE_FILE"
 }
 
 # my_record: this pod's data record as the boot election compares it, "<time> <replid> <offset>

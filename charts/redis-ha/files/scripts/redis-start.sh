@@ -240,11 +240,14 @@ enable_aof_after_restore() {
   log "restore: Redis did not finish loading; AOF left off"
 }
 
-# record_loop: keeps STATE_FILE current (once a second) for the next full restart's election.
-record_loop() {
+# state_loop: once a second, keeps STATE_FILE current for the next full restart's election (with
+# Sentinel) and ROLE_FILE current for the role Services, from one INFO reply.
+state_loop() {
   while :; do
     sleep 1
-    record_state
+    _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || _info=""
+    [ "$REPLICAS" -le 1 ] || record_state "$_info"
+    write_role "$(role_label "$_info")"
   done
 }
 
@@ -276,6 +279,8 @@ main() {
   ME=$(my_host)
   mkdir -p "$RUN_DIR"
   rm -f "$RUN_DIR/handover.done"
+  # A restarted container is no master until its Redis says so (the pod keeps its labels).
+  write_role ""
   prepare_restore
   RECORD=$(my_record)
   if [ "$RESTORING" -eq 1 ]; then
@@ -304,8 +309,8 @@ main() {
   if [ "$RESTORING" -eq 1 ] && grep -q '^appendonly yes' "$CONFIG_DIR/redis.conf"; then
     enable_aof_after_restore &
   fi
-  if [ "$REPLICAS" -gt 1 ]; then
-    record_loop &
+  if [ "$REPLICAS" -gt 1 ] || [ -n "${ROLE_FILE:-}" ]; then
+    state_loop &
   fi
   exec redis-server "$RUN_DIR/redis.conf"
 }

@@ -1,0 +1,97 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Entry point of the role-label container: keeps this pod's label ROLE_LABEL equal to the role
+# the redis container writes to ROLE_FILE ("<epoch seconds> <master|replica|>", once a second),
+# so the <fullname>-master and <fullname>-replicas Services select the right pods
+# (docs/design.md, "Role Services"). A file older than ROLE_STALE seconds (the redis container
+# is gone or stuck) means no role: the label is removed, never left at master.
+# This container alone holds an API token (a projected one); its Role may only patch the Redis
+# pods of the release. Needs sh and curl: the Redis images have no HTTP client.
+# Environment: POD_NAME POD_NAMESPACE ROLE_FILE ROLE_LABEL; ROLE_STALE (5), ROLE_RESYNC (30 s
+# between patches of an unchanged label, which heal a label changed by hand), TOKEN_DIR,
+# HEARTBEAT (the loop's last round, which `role-label.sh probe` checks for the probes).
+set -u
+
+: "${ROLE_STALE:=5}"
+: "${ROLE_RESYNC:=30}"
+: "${TOKEN_DIR:=/var/run/secrets/kubernetes.io/serviceaccount}"
+: "${HEARTBEAT:=/tmp/heartbeat}"
+
+log() {
+  printf '%s %s: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "${0##*/}" "$*" >&2
+}
+
+# desired: the label value ROLE_FILE asks for now; empty when it is missing, stale or unknown.
+desired() {
+  [ -r "$ROLE_FILE" ] || return 0
+  read -r _t _role <"$ROLE_FILE" || return 0
+  case $_t in '' | *[!0-9]*) return 0 ;; esac
+  [ $(($(date +%s) - _t)) -le "$ROLE_STALE" ] || return 0
+  case ${_role:-} in master | replica) echo "$_role" ;; esac
+}
+
+# api_base: the API server's URL from the variables the kubelet sets in every container.
+api_base() {
+  _host=${KUBERNETES_SERVICE_HOST:?KUBERNETES_SERVICE_HOST is not set}
+  case $_host in *:*) _host="[$_host]" ;; esac
+  echo "https://$_host:${KUBERNETES_SERVICE_PORT:-443}"
+}
+
+# patch VALUE: sets the label to VALUE, or removes it when VALUE is empty (JSON merge patch).
+# The token goes to curl on stdin, never in argv.
+patch() {
+  if [ -n "$1" ]; then _v="\"$1\""; else _v=null; fi
+  _body="{\"metadata\":{\"labels\":{\"$ROLE_LABEL\":$_v}}}"
+  _out=$(printf 'header = "Authorization: Bearer %s"\n' "$(cat "$TOKEN_DIR/token")" |
+    curl --config - --silent --show-error --max-time 5 --cacert "$TOKEN_DIR/ca.crt" \
+      --request PATCH --header 'Content-Type: application/merge-patch+json' --data "$_body" \
+      --output /dev/null --write-out '%{http_code}' \
+      "$API/api/v1/namespaces/$POD_NAMESPACE/pods/$POD_NAME" 2>&1)
+  case $_out in
+    200) return 0 ;;
+    *) log "patching label $ROLE_LABEL=${1:-<none>} failed: $_out"; return 1 ;;
+  esac
+}
+
+# stop: the pod is being deleted: it leaves both Services now (its Redis may be handing the
+# master role over meanwhile, behind paused writes) and this container ends, so the pod's
+# termination does not wait out the grace period for it.
+# shellcheck disable=SC2317 # called by the TERM trap
+stop() {
+  patch "" && log "pod stopping: label $ROLE_LABEL removed"
+  exit 0
+}
+
+# probe: the probes' check: the loop went round within the last 10 seconds. A hung loop could
+# leave a stale label, so the pod then stops being Ready; a failing API only logs, it never
+# makes the pod unready.
+probe() {
+  read -r _beat <"$HEARTBEAT" 2>/dev/null || exit 1
+  [ $(($(date +%s) - _beat)) -le 10 ]
+}
+
+main() {
+  if [ "${1:-}" = probe ]; then
+    probe
+    exit
+  fi
+  API=$(api_base) || exit 1
+  trap stop TERM INT
+  _applied=unset _at=0
+  while :; do
+    _want=$(desired)
+    _now=$(date +%s)
+    echo "$_now" >"$HEARTBEAT"
+    if [ "$_want" != "$_applied" ] || [ $((_now - _at)) -ge "$ROLE_RESYNC" ]; then
+      if patch "$_want"; then
+        [ "$_want" = "$_applied" ] || log "label $ROLE_LABEL=${_want:-<none>}"
+        _applied=$_want _at=$_now
+      fi
+    fi
+    # sh runs a trap only between commands: wait, unlike a foreground sleep, is interrupted.
+    sleep 0.5 &
+    wait $!
+  done
+}
+
+main "$@"

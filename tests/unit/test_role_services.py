@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: Apache-2.0
+"""templates/service-master.yaml, service-replicas.yaml, role.yaml, rolebinding.yaml and the role-label container"""
+import pytest
+
+from tests.helm import HelmTemplateError, by_kind_name, container, of_kind, render_chart
+
+SERVER_PODS = {"app.kubernetes.io/name": "redis-ha", "app.kubernetes.io/instance": "redis-ha", "app.kubernetes.io/component": "server"}
+ROLE_LABEL = "redis-ha.io/role"
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+LAYOUTS = [pytest.param({}, id="sentinel-pods"), pytest.param({"sentinel": {"colocated": True}}, id="colocated"), pytest.param({"replicas": 1}, id="single")]
+
+
+def pod_spec(docs, name="redis-ha"):
+    return by_kind_name(docs, "StatefulSet", name)["spec"]["template"]["spec"]
+
+
+class TestRoleServices:
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    @pytest.mark.parametrize(("service", "role"), [("redis-ha-master", "master"), ("redis-ha-replicas", "replica")])
+    def test_select_the_redis_pods_by_role(self, service, role, layout):
+        """roleServices.enabled (default): each Service selects the Redis pods (component server) carrying its role label, on the redis port."""
+        docs = render_chart(layout)
+        svc = by_kind_name(docs, "Service", service)["spec"]
+        assert svc["selector"] == {**SERVER_PODS, ROLE_LABEL: role}
+        assert svc["ports"] == [{"name": "redis", "port": 6379, "targetPort": "redis"}]
+        assert svc["type"] == "ClusterIP"
+        template_labels = by_kind_name(docs, "StatefulSet", "redis-ha")["spec"]["template"]["metadata"]["labels"]
+        assert SERVER_PODS.items() <= template_labels.items()
+        assert ROLE_LABEL not in template_labels, "a new pod must carry no role until its Redis has one"
+
+    def test_follow_type_annotations_and_plain_port(self):
+        """roleServices.type and .annotations; the TLS plain port is exposed with tls.plainPorts."""
+        docs = render_chart({"roleServices": {"type": "LoadBalancer", "annotations": {"a": "b"}}, "tls": {"enabled": True, "existingSecret": "t", "plainPorts": {"enabled": True}}})
+        svc = by_kind_name(docs, "Service", "redis-ha-master")
+        assert svc["metadata"]["annotations"] == {"a": "b"}
+        assert svc["spec"]["type"] == "LoadBalancer"
+        assert [p["name"] for p in svc["spec"]["ports"]] == ["redis", "redis-plain"]
+
+    def test_tls_certificate_names_the_role_services(self):
+        """tls.certManager: clients of -master and -replicas verify the certificate against those names."""
+        docs = render_chart({"tls": {"enabled": True, "certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}})
+        names = by_kind_name(docs, "Certificate", "redis-ha")["spec"]["dnsNames"]
+        for svc in ("redis-ha-master", "redis-ha-replicas"):
+            assert {svc, f"{svc}.default", f"{svc}.default.svc", f"{svc}.default.svc.cluster.local"} <= set(names)
+
+    def test_disabled_renders_no_services_rbac_or_container(self):
+        """roleServices.enabled=false: no Services, Role, RoleBinding, role-label container, token or API egress."""
+        docs = render_chart({"roleServices": {"enabled": False}})
+        names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+        assert not names & {("Service", "redis-ha-master"), ("Service", "redis-ha-replicas"), ("Role", "redis-ha-role-label"), ("RoleBinding", "redis-ha-role-label")}
+        spec = pod_spec(docs)
+        assert [c["name"] for c in spec["containers"]] == ["redis", "metrics"]
+        assert not {"kube-api", "role"} & {v["name"] for v in spec["volumes"]}
+        assert "ROLE_FILE" not in {e["name"] for e in container(by_kind_name(docs, "StatefulSet", "redis-ha"), "redis")["env"]}
+
+
+class TestRoleBasedAccess:
+    @pytest.mark.parametrize(("replicas", "pods"), [(1, ["redis-ha-0"]), (3, ["redis-ha-0", "redis-ha-1", "redis-ha-2"]), (5, [f"redis-ha-{i}" for i in range(5)])])
+    def test_role_may_only_patch_the_release_redis_pods(self, replicas, pods):
+        """The Role names each Redis pod of the release and allows patch, nothing else: no list, watch, create or other kinds."""
+        role = by_kind_name(render_chart({"replicas": replicas}), "Role", "redis-ha-role-label")
+        assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"], "resourceNames": pods}]
+
+    def test_binding_grants_it_to_the_pods_service_account(self):
+        """The RoleBinding's subject is the ServiceAccount the Redis pods run as; no ClusterRole anywhere."""
+        docs = render_chart()
+        binding = by_kind_name(docs, "RoleBinding", "redis-ha-role-label")
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "redis-ha-role-label"}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod_spec(docs)["serviceAccountName"], "namespace": "default"}]
+        assert not of_kind(docs, "ClusterRole") and not of_kind(docs, "ClusterRoleBinding")
+
+    def test_named_existing_service_account_is_bound(self):
+        """serviceAccount.create=false with serviceAccount.name: the binding names that account."""
+        docs = render_chart({"serviceAccount": {"create": False, "name": "cache"}})
+        assert by_kind_name(docs, "RoleBinding", "redis-ha-role-label")["subjects"][0]["name"] == "cache"
+
+    def test_should_fail_when_only_the_default_service_account_is_left(self):
+        """serviceAccount.create=false without a name would bind the namespace's default account: refused, naming the value."""
+        with pytest.raises(HelmTemplateError, match=r"roleServices.enabled: needs a ServiceAccount of the release .* set serviceAccount.create=true or serviceAccount.name"):
+            render_chart({"serviceAccount": {"create": False}})
+        assert render_chart({"serviceAccount": {"create": False}, "roleServices": {"enabled": False}})
+
+
+class TestToken:
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_token_only_in_the_role_label_container(self, layout):
+        """No pod mounts a token automatically; the projected token volume is mounted by role-label alone, read-only."""
+        docs = render_chart(layout)
+        for sts in of_kind(docs, "StatefulSet"):
+            spec = sts["spec"]["template"]["spec"]
+            assert spec["automountServiceAccountToken"] is False
+            for c in spec["containers"] + spec.get("initContainers", []):
+                mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+                if c["name"] == "role-label":
+                    assert mounts["kube-api"] == {"name": "kube-api", "mountPath": TOKEN_DIR, "readOnly": True}
+                    assert mounts["role"]["readOnly"] is True
+                    assert not {"secret", "run", "data", "config", "tls"} & set(mounts), "role-label needs no password, data or certificate"
+                else:
+                    assert "kube-api" not in mounts, c["name"]
+                    assert TOKEN_DIR not in {m["mountPath"] for m in mounts.values()}, c["name"]
+        sentinel = [s for s in of_kind(docs, "StatefulSet") if s["metadata"]["name"] == "redis-ha-sentinel"]
+        for sts in sentinel:
+            assert "kube-api" not in {v["name"] for v in sts["spec"]["template"]["spec"]["volumes"]}
+
+    def test_token_is_short_lived_with_the_cluster_ca(self):
+        """The projection: an expiring service account token and the kube-root-ca.crt CA, owner-read-only."""
+        volume = next(v for v in pod_spec(render_chart())["volumes"] if v["name"] == "kube-api")
+        assert volume["projected"] == {
+            "defaultMode": 0o400,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            ],
+        }
+
+    def test_role_label_container_follows_values(self):
+        """roleServices.image and .resources; the redis container and role-label share the role file."""
+        docs = render_chart({"roleServices": {"image": {"registry": "", "repository": "my/curl", "tag": "1"}, "resources": {"requests": {"cpu": "1m"}}}})
+        sts = by_kind_name(docs, "StatefulSet", "redis-ha")
+        c = container(sts, "role-label")
+        assert c["image"] == "my/curl:1"
+        assert c["resources"] == {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}}
+        assert c["command"] == ["sh", "/scripts/role-label.sh"]
+        env = {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
+        assert env["ROLE_FILE"] == "/run/role/role" and env["ROLE_LABEL"] == ROLE_LABEL
+        assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        redis_env = {e["name"]: e.get("value") for e in container(sts, "redis")["env"]}
+        assert redis_env["ROLE_FILE"] == "/run/role/role"
+        assert {"name": "role", "mountPath": "/run/role"} in container(sts, "redis")["volumeMounts"]
