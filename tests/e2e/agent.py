@@ -2,7 +2,8 @@
 """Runs inside the e2e client pod (python3 + redis-py), where Sentinel names resolve.
 
     agent.py state                      JSON: role of every Redis pod, every Sentinel's view
-    agent.py write PREFIX SECONDS       JSON lines: one per write, through a Sentinel client (until /tmp/PREFIX.stop)
+    agent.py write PREFIX SECONDS [HOST] JSON lines: one per write, through a Sentinel client (until /tmp/PREFIX.stop),
+                                        or with HOST through that host alone (the -master Service), no Sentinel
     agent.py keys PREFIX                JSON: keys with PREFIX on the current master
     agent.py count PREFIX               JSON: how many keys with PREFIX the current master holds
     agent.py cmd TARGET PORT ARGS...    JSON: one command's reply (or error); TARGET is a Redis ordinal
@@ -140,12 +141,17 @@ def master_client(timeout=TIMEOUT):
     return sentinel_client(timeout)[1]
 
 
-def write(prefix, seconds):
+def write(prefix, seconds, via=None):
     """Unique keys; every 5th write is sent with WAIT 1 on the same connection (a pipeline), so
     "wait" >= 1 means a replica has it. Each record: t (start), d (duration), k, ok, m (the master
     address used), err, wait, and "disc" (the Sentinel discoveries made during this write). Ends
-    after SECONDS, or earlier once /tmp/PREFIX.stop exists (an exec'd process outlives its closed stream)."""
-    if S == 0:
+    after SECONDS, or earlier once /tmp/PREFIX.stop exists (an exec'd process outlives its closed stream).
+    With `via` (a Service name) the writes go there and nowhere else, as a client that cannot
+    speak Sentinel does; "m" is then the pod IP that served the write (CLIENT INFO's laddr)."""
+    if via:
+        sentinel, client = None, redis.Redis(host=via, port=REDIS_PORT, username=APP_USER, password=APP_PASSWORD, socket_timeout=TIMEOUT,
+                                             socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0), decode_responses=True, **TLS)
+    elif S == 0:
         sentinel, client = None, master_client()
     else:
         sentinel, client = sentinel_client()
@@ -157,8 +163,24 @@ def write(prefix, seconds):
         started = time.time()
         rec = {"t": started, "k": key}
         seen = len(sentinel.discoveries) if sentinel else 0
+        served_by = None
         try:
-            if i % 5 == 0:
+            if via:
+                pipe = client.pipeline(transaction=False)
+                pipe.set(key, i)
+                if i % 5 == 0:
+                    pipe.execute_command("WAIT", 1, WAIT_MS)
+                pipe.execute_command("CLIENT", "INFO")
+                replies = pipe.execute(raise_on_error=False)
+                info = replies[-1]
+                if isinstance(info, str):
+                    served_by = dict(f.split("=", 1) for f in info.split() if "=" in f).get("laddr", "").rsplit(":", 1)[0] or None
+                if isinstance(replies[0], Exception):
+                    raise replies[0]
+                rec["ok"] = True
+                if i % 5 == 0:
+                    rec["wait"] = replies[1] if isinstance(replies[1], int) else -1
+            elif i % 5 == 0:
                 pipe = client.pipeline(transaction=False)
                 pipe.set(key, i)
                 pipe.execute_command("WAIT", 1, WAIT_MS)
@@ -177,7 +199,7 @@ def write(prefix, seconds):
             rec["err"] = type(exc).__name__ + ": " + str(exc)[:120]
         # The master this write went to, as the Sentinel client resolved it.
         address = getattr(client.connection_pool, "master_address", None) if sentinel else (HOSTS[0], REDIS_PORT)
-        rec["m"] = address[0] if address else None
+        rec["m"] = served_by if via else (address[0] if address else None)
         rec["d"] = round(time.time() - started, 4)
         if sentinel and len(sentinel.discoveries) > seen:
             rec["disc"] = sentinel.discoveries[seen:]

@@ -314,10 +314,50 @@ class Release:
         assert rc == 0, f"scrape {host}:{port}: {err}"
         return out
 
-    def start_writer(self, prefix: str, seconds: float) -> "Writer":
-        w = Writer(self, prefix, seconds)
+    def start_writer(self, prefix: str, seconds: float, via: str | None = None) -> "Writer":
+        w = Writer(self, prefix, seconds, via)
         w.start()
         return w
+
+    @property
+    def master_service(self) -> str:
+        """The -master Service's name as clients in the namespace use it."""
+        return f"{self.fullname}-master"
+
+    def role_services(self) -> bool:
+        """Whether the release has the -master and -replicas Services (roleServices.enabled)."""
+        try:
+            self.core.read_namespaced_service(self.master_service, self.namespace)
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def pod_ip(self, host_or_pod: str) -> str | None:
+        try:
+            return self.core.read_namespaced_pod(self.pod_of(host_or_pod), self.namespace).status.pod_ip
+        except ApiException:
+            return None
+
+    def service_endpoints(self, service: str) -> set[str]:
+        """The Ready endpoint addresses of a Service (its EndpointSlices)."""
+        slices = client.DiscoveryV1Api(self.core.api_client).list_namespaced_endpoint_slice(
+            self.namespace, label_selector=f"kubernetes.io/service-name={service}").items
+        return {a for s in slices for e in (s.endpoints or []) if e.conditions and e.conditions.ready for a in e.addresses}
+
+    def role_service_problems(self, master: str) -> list[str]:
+        """-master's endpoints are exactly the master pod, -replicas' exactly the other Redis pods."""
+        ips = {p.metadata.name: p.status.pod_ip for p in self.pods()}
+        want_master = {ips.get(self.pod_of(master))}
+        want_replicas = {ip for name, ip in ips.items() if name != self.pod_of(master)}
+        got_master, got_replicas = self.service_endpoints(self.master_service), self.service_endpoints(f"{self.fullname}-replicas")
+        problems = []
+        if got_master != want_master:
+            problems.append(f"{self.master_service} endpoints {sorted(got_master)}, master pod {sorted(want_master)}")
+        if got_replicas != want_replicas:
+            problems.append(f"{self.fullname}-replicas endpoints {sorted(got_replicas)}, replica pods {sorted(want_replicas)}")
+        return problems
 
     # ---- state ---------------------------------------------------------------------------
     def state(self) -> dict:
@@ -340,7 +380,8 @@ class Release:
     def invariants(self, timeout: float = 180) -> str:
         """docs/design.md, "Invariants": one master; every Sentinel (all Sentinel pods) names it; CKQUORUM OK; each
         Sentinel knows sentinels-1 other Sentinels and replicas-1 replicas (no ghosts); every
-        replica's link up. Returns the master's host."""
+        replica's link up; the -master Service's endpoints are the master pod alone and the -replicas
+        Service's the others (polled like the rest, so label updates may settle). Returns the master's host."""
         n, s_count = self.replicas, self.sentinels
         problems: list[str] = []
 
@@ -366,6 +407,8 @@ class Release:
             for host, p in st["pods"].items():
                 if host != master and p["replication"].get("master_link_status") != "up":
                     problems.append(f"replica {host} link {p['replication'].get('master_link_status')}")
+            if not problems and self.role_services():
+                problems.extend(self.role_service_problems(master))
             return master if not problems else False
 
         try:
@@ -417,9 +460,9 @@ class Release:
 class Writer(threading.Thread):
     """Streams agent.py write's JSON lines: the raw timeline of one scenario."""
 
-    def __init__(self, release: Release, prefix: str, seconds: float):
+    def __init__(self, release: Release, prefix: str, seconds: float, via: str | None = None):
         super().__init__(daemon=True)
-        self.release, self.prefix, self.seconds = release, prefix, seconds
+        self.release, self.prefix, self.seconds, self.via = release, prefix, seconds, via
         self.records: list[dict] = []
         self.error = ""
 
@@ -431,7 +474,7 @@ class Writer(threading.Thread):
 
     def run(self):
         resp = stream(self.release.core.connect_get_namespaced_pod_exec, self.release.client_pod, self.release.namespace,
-                      command=["python3", "/agent/agent.py", "write", self.prefix, str(self.seconds)],
+                      command=["python3", "/agent/agent.py", "write", self.prefix, str(self.seconds), *([self.via] if self.via else [])],
                       stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
         buf = ""
         while resp.is_open():
@@ -461,32 +504,47 @@ def new_master_acked(old: set, at: float):
 
 
 def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30, lead: float = 4, until=None,
-                    settle_timeout: float = 600) -> dict:
+                    settle_timeout: float = 600, via_service: bool = False) -> dict:
     """Writes for `seconds` and on until `until(records)` holds (default: a master other than the
     old one has acknowledged a write after the event), at most 300 s more: when the surviving
     Sentinels split their votes, they retry only after 2 x failover-timeout. `action()` runs after
     `lead` seconds and returns (old master host, event time); `until`, when given, is called as
     until(old_addresses, event_time) and returns the predicate. Waits for the pods and docs/design.md's
-    invariants, records and returns the figures (and the raw records under "_records")."""
+    invariants, records and returns the figures (and the raw records under "_records").
+    With `via_service` a second writer writes only through the -master Service (no Sentinel);
+    its figures are under "via_master_service" and recorded as `<name>-via-master-service`."""
     started = time.monotonic()
     old_addr = rel.master_address()
+    old_ip = rel.pod_ip(rel.master_host()) if via_service else None
     writer = rel.start_writer(name, seconds + 300)
+    svc_writer = rel.start_writer(f"{name}-svc", seconds + 300, via=rel.master_service) if via_service else None
     time.sleep(lead)
     old, at = action()
     olds = {a for a in (old, old_addr) if a}
     done = (until or new_master_acked)(olds, at)
+    svc_done = new_master_acked({old_ip}, at) if via_service and until is None else (lambda records: True)
 
-    while writer.is_alive() and not (time.monotonic() - started >= seconds and done(list(writer.records))):
+    while writer.is_alive() and not (time.monotonic() - started >= seconds and done(list(writer.records))
+                                     and (svc_writer is None or svc_done(list(svc_writer.records)))):
         time.sleep(0.5)
-    writer.stop()
-    writer.join(120)
-    assert not writer.is_alive(), "writer did not finish"
-    assert writer.records, f"writer produced nothing: {writer.error}"
+    for w in (writer, svc_writer):
+        if w:
+            w.stop()
+    for w in (writer, svc_writer):
+        if w:
+            w.join(120)
+            assert not w.is_alive(), f"writer {w.prefix} did not finish"
+            assert w.records, f"writer {w.prefix} produced nothing: {w.error}"
     rel.wait_all_ready(settle_timeout)
     master = rel.invariants()
     figs = figures(writer.records, at, rel.stored_keys(name), olds)
     figs.update({"old_master": old, "new_master": master, "event_at": at})
-    record(name, figs, writer.records)
+    if svc_writer:
+        svc = figures(svc_writer.records, at, rel.stored_keys(f"{name}-svc"), {old_ip})
+        svc.update({"old_master_ip": old_ip, "new_master_ip": rel.pod_ip(master), "event_at": at})
+        record(f"{name}-via-master-service", svc, svc_writer.records)
+        figs["via_master_service"] = svc
+    record(name, {k: v for k, v in figs.items() if k != "via_master_service"}, writer.records)
     figs["_records"] = writer.records
     return figs
 
@@ -513,6 +571,7 @@ def figures(records: list[dict], event_at: float, stored: set[str], old_master=N
     discoveries = [d for r in records for d in r.get("disc", ()) if d["t"] >= event_at and d.get("addr") and d["addr"] not in olds]
     first_disc = min((d["t"] + d["d"] for d in discoveries), default=None)
     readonly = _window(records, "READONLY"), _window(records, "now a slave")
+    served = [r.get("m") for r in ok if r.get("m")]
     noreplicas = _window(records, "NOREPLICAS")
     return {
         "writes": len(records),
@@ -523,6 +582,8 @@ def figures(records: list[dict], event_at: float, stored: set[str], old_master=N
         "wait_acked_lost": sorted(k for k in wait_acked if k not in stored),
         "async_acked_lost": len([k for k in async_acked if k not in stored]),
         "wait_acked": len(wait_acked),
+        # Failovers the client went through: how often the master that acknowledged its writes changed.
+        "master_changes": sum(1 for a, b in zip(served, served[1:]) if a != b),
         # When the client first heard the new master's address from a Sentinel; the rest of the
         # RTO (to the first acknowledged write) is the client's own share.
         "new_master_discovered_s": round(first_disc - event_at, 3) if first_disc else None,

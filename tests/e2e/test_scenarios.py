@@ -46,8 +46,8 @@ class TestFreshInstall:
             assert re.search(r"^redis_up 1$", out, re.M), f"{host}:{port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
 
     def test_sentinels_run_in_their_own_pods(self, rel):
-        """The default topology: Redis pods hold redis and metrics only; three Sentinel pods."""
-        assert {c.name for p in rel.pods() for c in p.spec.containers} == {"redis", "metrics"}
+        """The default topology: Redis pods hold redis, role-label and metrics only; three Sentinel pods."""
+        assert {c.name for p in rel.pods() for c in p.spec.containers} == {"redis", "role-label", "metrics"}
         assert sorted(p.metadata.name for p in rel.sentinel_pods()) == [rel.sentinel_pod(i) for i in range(3)]
         assert {c.name for p in rel.sentinel_pods() for c in p.spec.containers} == {"sentinel", "sentinel-metrics"}
 
@@ -67,23 +67,37 @@ class TestFreshInstall:
         assert rc != 0 and re.search(r"timed out|Connection refused", out + err), out + err
 
 
+def assert_master_service_writer(figs: dict) -> None:
+    """The writer that only knows the -master Service: it resumed on the new master, and every write
+    a replica acknowledged (WAIT 1) survived. Its RTO beside the Sentinel path's is reported, not asserted."""
+    svc = figs["via_master_service"]
+    assert svc["wait_acked"] > 0, svc
+    assert svc["wait_acked_lost"] == [], svc
+    assert svc["rto_s"] is not None, f"the -master Service writer never wrote to another master: {svc}"
+    print(f"RTO through Sentinel {figs['rto_s']}s, through -master {svc['rto_s']}s; stalls {figs['longest_stall_s']}s / {svc['longest_stall_s']}s; "
+          f"failed writes {figs['failed']} / {svc['failed']}")
+
+
 class TestFailover:
     def test_hard_kill_of_the_master_under_writes(self, rel, record):
         """(b) kill -9 equivalent: a new master takes writes, the old pod rejoins as a replica,
         no WAIT-acknowledged write is lost."""
-        figs = run_with_writes(rel, "hard-kill", record, lambda: kill_master(rel, 0))
+        figs = run_with_writes(rel, "hard-kill", record, lambda: kill_master(rel, 0), via_service=True)
         assert figs["new_master"] != figs["old_master"]
         assert figs["wait_acked"] > 10
         assert figs["wait_acked_lost"] == []
         assert figs["rto_s"] is not None
+        assert_master_service_writer(figs)
 
     def test_graceful_delete_hands_over_before_the_pod_dies(self, rel, record):
         """(c) preStop pauses writes and fails over: Sentinel switches without ever seeing the
         master down, and no acknowledged write is lost."""
         since = time.time()
-        figs = run_with_writes(rel, "graceful-delete", record, lambda: kill_master(rel, None))
+        figs = run_with_writes(rel, "graceful-delete", record, lambda: kill_master(rel, None), via_service=True)
         assert figs["new_master"] != figs["old_master"]
         assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
+        assert_master_service_writer(figs)
+        assert figs["via_master_service"]["async_acked_lost"] == 0
         logs = rel.sentinel_logs(since - 5)
         assert len(logs) == rel.sentinels, sorted(logs)
         old = figs["old_master"]
@@ -101,8 +115,12 @@ class TestDisruption:
             rel.install({"redis": {"config": {"maxmemoryPolicy": "allkeys-lru"}}, **VALUES}, action="upgrade")
             return old, at
 
-        figs = run_with_writes(rel, "helm-upgrade", record, upgrade, seconds=20, lead=3)
+        figs = run_with_writes(rel, "helm-upgrade", record, upgrade, seconds=20, lead=3, via_service=True)
         assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
+        assert_master_service_writer(figs)
+        assert figs["via_master_service"]["async_acked_lost"] == 0
+        print(f"helm upgrade: the Sentinel writer saw {figs['master_changes']} master change(s), the -master Service writer "
+              f"{figs['via_master_service']['master_changes']}")
         st = rel.state()
         assert all(p["role"] in ("master", "slave") for p in st["pods"].values())
 
