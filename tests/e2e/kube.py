@@ -473,7 +473,10 @@ class Writer(threading.Thread):
         assert rc == 0, f"stopping writer {self.prefix}: {err}"
 
     def run(self):
-        resp = stream(self.release.core.connect_get_namespaced_pod_exec, self.release.client_pod, self.release.namespace,
+        # An API client of its own: stream() swaps the client's request function while it
+        # connects, and two writers connecting at once on one client would leave it swapped.
+        core = client.CoreV1Api(client.ApiClient(self.release.core.api_client.configuration))
+        resp = stream(core.connect_get_namespaced_pod_exec, self.release.client_pod, self.release.namespace,
                       command=["python3", "/agent/agent.py", "write", self.prefix, str(self.seconds), *([self.via] if self.via else [])],
                       stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
         buf = ""
