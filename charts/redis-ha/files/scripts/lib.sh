@@ -366,15 +366,15 @@ EOF
   printf '%s %s %s %s\n' "$(date +%s)" "$_id" "$_off" "$_keys"
 }
 
-# record_state [INFO]: writes the local node's data record to STATE_FILE when it is in step with
-# its set; INFO is the local node's INFO reply when the caller has it already.
+# record_state: writes the local node's data record to STATE_FILE when it is in step with its set.
 record_state() {
-  if [ "$#" -gt 0 ]; then
-    _info=$1
-  else
-    _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || return 0
-  fi
-  _rec=$(data_record "$_info") || return 0
+  _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || return 0
+  record_state_from "$_info"
+}
+
+# record_state_from INFO: record_state from the local node's INFO reply the caller has already.
+record_state_from() {
+  _rec=$(data_record "$1") || return 0
   printf '%s\n' "$_rec" >"$STATE_FILE.tmp" && mv "$STATE_FILE.tmp" "$STATE_FILE"
 }
 

@@ -246,7 +246,7 @@ state_loop() {
   while :; do
     sleep 1
     _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || _info=""
-    [ "$REPLICAS" -le 1 ] || record_state "$_info"
+    [ "$REPLICAS" -le 1 ] || record_state_from "$_info"
     write_role "$(role_label "$_info")"
   done
 }
