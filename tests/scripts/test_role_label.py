@@ -19,7 +19,7 @@ def role_label_of(c, i, info: str, **env) -> str:
 
 def _info(r) -> str:
     """The raw INFO reply, as redis-cli prints it (redis-py parses it otherwise)."""
-    conn = r.connection_pool.get_connection("INFO")
+    conn = r.connection_pool.get_connection()
     try:
         conn.send_command("INFO")
         reply = conn.read_response()
