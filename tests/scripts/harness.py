@@ -354,7 +354,10 @@ class Cluster:
         n = self.replicas
 
         def converged():
-            m = self.master()
+            masters = [i for i in range(n) if self.role(i) == "master"]
+            if len(masters) != 1:
+                return False  # a failover in progress; it must settle within the timeout
+            m = masters[0]
             for i in range(self.sentinels):
                 s = self.sentinel(i)
                 host, _ = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")

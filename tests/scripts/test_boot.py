@@ -243,13 +243,19 @@ class TestRestart:
         if not persistence:
             wipe(c, 0)
         c.start_node(0)
-        new_master = c.wait_for("a new master", lambda: next((i for i in (1, 2) if c.role(i) == "master"), None) or None, 30)
+        c.wait_for("a new master", lambda: next((i for i in (1, 2) if c.role(i) == "master"), None) or None, 30)
         c.wait_ready(0, 40)
         if colocated:
             c.start_sentinel(0)
-        assert c.assert_invariants() == new_master
+        new_master = c.assert_invariants()
+        assert new_master in (1, 2)
         out = c.procs["redis-0"].output()
-        assert "names this pod as master; it restarted, so waiting for a failover" in out
+        # Usually Sentinel still names the restarted pod and it waits for the failover; on a slow
+        # machine the failover can already be under way, and the pod finds the new master. Either
+        # way it starts as a replica: "as master" appears once, from the first boot.
+        assert ("names this pod as master; it restarted, so waiting for a failover" in out
+                or "starting redis-server as replica of" in out), out[-3000:]
+        assert out.count("starting redis-server as master") == 1, out[-3000:]
         assert c.role(0) == "slave"
         assert c.redis(new_master).dbsize() == 200
         assert c.redis(0).get("k199") == b"199"
