@@ -47,7 +47,7 @@ class TestSentinelConf:
         assert lines[-1] == "sentinel deny-scripts-reconfig yes"
 
     def test_default_down_after_meets_the_rto_budget(self):
-        """The seed's 5 s budget asks for the lowest down-after that stays clear of false failovers: 2 s."""
+        """The AIKernel reference deployment's 5 s budget asks for the lowest down-after that stays clear of false failovers: 2 s."""
         assert "sentinel down-after-milliseconds mymaster 2000" in conf(key="sentinel.conf")
 
 
