@@ -22,7 +22,10 @@ SKIP_SUFFIXES = {".png", ".tgz", ".gz", ".whl", ".jar", ".dll", ".pyc"}
 
 # Spelled in pieces so that this file does not match itself.
 PATTERNS = [
-    ("a document outside the repository", re.compile("(DESIGN|STYLE)" + r"\.md")),
+    ("a document outside the repository", re.compile("(DESI" + "GN|STY" + r"LE)\.md")),
+    ("a document outside the repository", re.compile(r"\b(DESI" + "GN|STY" + r"LE)\b|\b[Ss]tyle rule")),
+    # The HA rules are numbered in docs/design.md; a bare "rule N" leaves the reader guessing.
+    ("a rule without its document", re.compile(r"(?<!design\.md )(?<!design\.md\) )\b[Rr]ule [0-9]")),
     ("a path outside the repository", re.compile(r"/shared" + "/")),
     ("an issue number", re.compile(r"\b[Ii]ssue" + r"s? #?[0-9]")),
     # A number sign and digits alone; owner/repo#N (an upstream reference) and hex colours are fine.

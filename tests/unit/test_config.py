@@ -33,7 +33,7 @@ class TestRedisConf:
         assert lines[-2:] == ["save 900 1", "save 300 10"]
 
     def test_no_secret_in_config(self):
-        """Rule 4: the password never lands in a ConfigMap."""
+        """docs/design.md rule 4: the password never lands in a ConfigMap."""
         docs = render_chart({"auth": {"password": "s3cr3t-in-values"}})
         for cm in (d for d in docs if d["kind"] == "ConfigMap"):
             assert "s3cr3t-in-values" not in str(cm)
@@ -59,6 +59,6 @@ class TestScripts:
         assert data == scripts
 
     def test_scripts_have_no_template_actions(self):
-        """Style rule 1: scripts are plain sh."""
+        """The scripts are plain POSIX sh, not templates (CONTRIBUTING.md, "Add script behaviour")."""
         for p in Path(CHART / "files" / "scripts").glob("*.sh"):
             assert "{{" not in p.read_text(), p.name
