@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import subprocess
 import tarfile
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -23,16 +21,8 @@ PARAMS = re.findall(r"^\s*## @param (\S+) ", (CHART / "values.yaml").read_text()
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("package")
-    subprocess.run(["helm", "package", str(CHART), "--destination", str(out)], check=True, capture_output=True, text=True)
-    (tgz,) = out.glob("*.tgz")
-    return tgz
-
-
-@pytest.fixture(scope="module")
-def shown(package) -> str:
-    return subprocess.run(["helm", "show", "readme", str(package)], check=True, capture_output=True, text=True).stdout
+def shown(chart_package) -> str:
+    return subprocess.run(["helm", "show", "readme", str(chart_package)], check=True, capture_output=True, text=True).stdout
 
 
 def anchors(markdown: str) -> set[str]:
@@ -71,9 +61,9 @@ def test_shipped_readme_has_one_row_per_parameter(shown):
     assert rows == PARAMS
 
 
-def test_shipped_readme_links_work_inside_the_package(shown, package):
+def test_shipped_readme_links_work_inside_the_package(shown, chart_package):
     """No relative link leaves the package: each is absolute, an anchor of the page, or a file in it."""
-    with tarfile.open(package) as tar:
+    with tarfile.open(chart_package) as tar:
         packaged = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     ids = anchors(shown)
     links = LINK.findall(shown)
