@@ -13,7 +13,7 @@
 #      with `helm pull` (needs internet);
 #   otherwise it fails with the reason.
 # Env:
-#   PEER_VERSION    chart version (default 4.39.0, the version the README's comparisons measured)
+#   PEER_VERSION    chart version (default 4.39.0, the version the chart README's scan comparison measured)
 #   PEER_MIRROR     git directory of a DandyDeveloper/charts mirror ("" = do not use a mirror)
 #   PEER_REPO_URL   Helm repository URL
 #   PEER_REFRESH=1  fetch again even when the cache holds that version

@@ -26,20 +26,20 @@ def rel(make_release):
 
 class TestFreshInstall:
     def test_converges_with_one_master_and_agreeing_sentinels(self, rel):
-        """(a) Ready, exactly one master, every Sentinel agrees, CKQUORUM OK."""
+        """Ready, exactly one master, every Sentinel agrees, CKQUORUM OK."""
         master = rel.invariants()
         print(f"install took {rel.install_seconds:.0f}s; master {master}")
         assert master == rel.host(0)
 
     @pytest.mark.parametrize("port", [6379, 26379])
     def test_unauthenticated_commands_get_noauth(self, rel, port):
-        """(f) auth on: NOAUTH on Redis and on Sentinel."""
+        """Auth on: NOAUTH on Redis and on Sentinel."""
         host = rel.host(1) if port == 6379 else rel.sentinel_host(1)
         rc, out, err = rel.exec(rel.client_pod, ["redis-cli", "-h", host, "-p", str(port), "PING"])
         assert "NOAUTH" in out + err
 
     def test_every_exporter_reports_redis_up(self, rel):
-        """(i) Each Redis pod's exporter and each Sentinel pod's exporter report redis_up 1 with auth on."""
+        """Each Redis pod's exporter and each Sentinel pod's exporter report redis_up 1 with auth on."""
         targets = [(rel.host(i), 9121) for i in range(rel.replicas)] + [(rel.sentinel_host(i), 9355) for i in range(rel.sentinels)]
         for host, port in targets:
             out = rel.scrape(host, port)
@@ -52,12 +52,12 @@ class TestFreshInstall:
         assert {c.name for p in rel.sentinel_pods() for c in p.spec.containers} == {"sentinel", "sentinel-metrics"}
 
     def test_helm_test_passes(self, rel):
-        """(h) helm test writes through the master and reads from every pod."""
+        """helm test writes through the master and reads from every pod."""
         out = helm("test", REL, "--namespace", NS, "--timeout", "5m")
         assert "Phase:          Succeeded" in out or "Succeeded" in out
 
     def test_network_policy_admits_only_labelled_clients(self, rel):
-        """(g) A pod with the client label connects; one without it is blocked (kube-router, the
+        """A pod with the client label connects; one without it is blocked (kube-router, the
         engine of the offline cluster, rejects instead of dropping, so refused counts as blocked)."""
         other = rel.start_client(labels={"app": "stranger"}, name="stranger")
         probe = f"import socket;s=socket.create_connection(('{rel.host(0)}',6379),timeout=5);print('connected')"
@@ -69,7 +69,7 @@ class TestFreshInstall:
 
 class TestFailover:
     def test_hard_kill_of_the_master_under_writes(self, rel, record):
-        """(b) kill -9 equivalent: a new master takes writes, the old pod rejoins as a replica,
+        """kill -9 equivalent: a new master takes writes, the old pod rejoins as a replica,
         no WAIT-acknowledged write is lost."""
         figs = run_with_writes(rel, "hard-kill", record, lambda: kill_master(rel, 0))
         assert figs["new_master"] != figs["old_master"]
@@ -78,7 +78,7 @@ class TestFailover:
         assert figs["rto_s"] is not None
 
     def test_graceful_delete_hands_over_before_the_pod_dies(self, rel, record):
-        """(c) preStop pauses writes and fails over: Sentinel switches without ever seeing the
+        """preStop pauses writes and fails over: Sentinel switches without ever seeing the
         master down, and no acknowledged write is lost."""
         since = time.time()
         figs = run_with_writes(rel, "graceful-delete", record, lambda: kill_master(rel, None))
@@ -94,7 +94,7 @@ class TestFailover:
 
 class TestDisruption:
     def test_helm_upgrade_changing_config_under_writes(self, rel, record, chart):
-        """(e) A config change rolls every pod; no acknowledged write is lost."""
+        """A config change rolls every pod; no acknowledged write is lost."""
         def upgrade():
             old = rel.master_host()
             at = time.time()
@@ -107,7 +107,7 @@ class TestDisruption:
         assert all(p["role"] in ("master", "slave") for p in st["pods"].values())
 
     def test_delete_all_redis_pods_at_once_under_writes(self, rel, record):
-        """(d) Every Redis pod deleted together while the client writes: one master again, every
+        """Every Redis pod deleted together while the client writes: one master again, every
         Sentinel agrees, data kept (persistence on), no WAIT-acknowledged write lost."""
         master = rel.master_host()
         ordinal = str(rel.ordinal(master))
@@ -142,8 +142,8 @@ def kubectl(*args: str, timeout: float = 300) -> str:
 
 
 class TestBackupRestore:
-    def test_readme_backup_and_restore(self, rel, tmp_path):
-        """(j) The README's procedure: back up, write more, restore; the data equals the backup."""
+    def test_backup_then_restore_brings_back_the_backed_up_data(self, rel, tmp_path):
+        """The procedure of docs/operations.md (Backup, Restore): back up, write more, restore; the data equals the backup."""
         rcli = lambda pod, *a: rel.agent("cmd", pod.rsplit("-", 1)[1], "6379", *a)  # noqa: E731
         master = rel.pod_of(rel.master_host())
         ordinal = master.rsplit("-", 1)[1]
@@ -175,7 +175,7 @@ def _info(rel, pod):
 
 class TestSingleMode:
     def test_one_replica_serves_reads_and_writes(self, make_release):
-        """(k) replicas: 1 installs and serves reads and writes."""
+        """replicas: 1 installs and serves reads and writes."""
         single = make_release(REL, "e2e-single", {"replicas": 1})
         assert single.agent("cmd", "0", "6379", "SET", "k", "v") == "OK"
         assert single.agent("cmd", "0", "6379", "GET", "k") == "v"

@@ -32,7 +32,7 @@ SENTINEL_PORT = 36379
 BOOT_PORT = 16390
 PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT = 16380, 36380  # tls.plainPorts
 PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
-# Rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
+# docs/design.md rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
 # with a PATH holding only these, so a dependency on anything else fails the tests.
 ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "sh", "cat", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr")
 ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe")

@@ -44,7 +44,7 @@ def recorded(c) -> None:
 class TestNewCluster:
     @LAYOUTS
     def test_bootstraps_one_master_that_every_sentinel_agrees_on(self, make_cluster, colocated):
-        """Rule 2: every node of a new set is empty, so they elect the lowest ordinal; the
+        """docs/design.md rule 2: every node of a new set is empty, so they elect the lowest ordinal; the
         others follow it and every Sentinel monitors it."""
         c = make_cluster(colocated=colocated)
         c.bootstrap()
@@ -55,7 +55,7 @@ class TestNewCluster:
 
     @LAYOUTS
     def test_announces_host_names_never_ips(self, make_cluster, colocated):
-        """Rule 1: replicas and Sentinels are known by name; resolve-hostnames precedes monitor."""
+        """docs/design.md rule 1: replicas and Sentinels are known by name; resolve-hostnames precedes monitor."""
         c = make_cluster(colocated=colocated)
         c.bootstrap()
         c.assert_invariants()
@@ -71,7 +71,7 @@ class TestNewCluster:
         assert any(line.startswith("sentinel announce-ip") and c.sentinel_host(1) in line for line in conf)
 
     def test_sentinel_myid_is_stable_per_ordinal(self, make_cluster):
-        """Rule 5: the same ordinal always gets the same Sentinel id, also after a restart."""
+        """docs/design.md rule 5: the same ordinal always gets the same Sentinel id, also after a restart."""
         c = make_cluster(colocated=False)
         c.bootstrap()
         ids = {i: c.sentinel(i).execute_command("SENTINEL", "MYID") for i in range(3)}
@@ -82,7 +82,7 @@ class TestNewCluster:
         assert c.sentinel(1).execute_command("SENTINEL", "MYID") == "ab" * 16 + "00000001"
 
     def test_auth_everywhere_from_the_secret_file(self, make_cluster):
-        """Rule 4: Redis, Sentinel and the boot port refuse unauthenticated clients; the password
+        """docs/design.md rule 4: Redis, Sentinel and the boot port refuse unauthenticated clients; the password
         is nowhere on the data dir."""
         c = make_cluster(colocated=False)
         c.bootstrap()
@@ -100,7 +100,7 @@ class TestNewCluster:
 class TestNoSelfElection:
     @pytest.mark.parametrize("ordinal", [0, 1])
     def test_waits_while_peers_exist_but_do_not_answer(self, make_cluster, ordinal):
-        """Rule 2: peers that resolve but do not answer mean wait - never master, never an exit
+        """docs/design.md rule 2: peers that resolve but do not answer mean wait - never master, never an exit
         that would hide this pod's record; the boot port keeps liveness content meanwhile."""
         c = make_cluster()
         c.exist(0, 1, 2)
@@ -195,7 +195,7 @@ class TestFullRestart:
         c.wait_for("node 1 synced", lambda: c.redis(1).dbsize() == 200)
 
     def test_a_replica_never_follows_a_master_behind_it(self, make_cluster):
-        """Rule 3: a pod holding data refuses a master that holds none (the override started an
+        """docs/design.md rule 3: a pod holding data refuses a master that holds none (the override started an
         empty pod as master); it keeps its data and waits."""
         c = make_cluster(colocated=False)
         c.bootstrap()

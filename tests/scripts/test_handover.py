@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""files/scripts/prestop-redis.sh and prestop-sentinel.sh: rule 6 on real processes."""
+"""files/scripts/prestop-redis.sh and prestop-sentinel.sh: docs/design.md rule 6 on real processes."""
 import os
 import re
 import threading
@@ -50,7 +50,7 @@ class Writer(threading.Thread):
 class TestPreStop:
     @pytest.mark.parametrize("values", [{}, {"tls": {"enabled": True}}], ids=["plain", "tls"])
     def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster, values):
-        """Rule 6: pause writes, fail over, wait for the role change; every acknowledged write
+        """docs/design.md rule 6: pause writes, fail over, wait for the role change; every acknowledged write
         survives (also with TLS only: the hook's redis-cli calls and Sentinel use TLS)."""
         c = make_cluster(values=values)
         c.bootstrap()

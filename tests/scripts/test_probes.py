@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""files/scripts/probe.sh: rule 7. Real processes where the state can be produced, a stub
+"""files/scripts/probe.sh: docs/design.md rule 7. Real processes where the state can be produced, a stub
 redis-cli for replies that are hard to provoke on demand (LOADING, MASTERDOWN)."""
 import os
 import stat

@@ -185,7 +185,7 @@ class TestProbeLogin:
 
 class TestRotation:
     def test_three_step_rotation_keeps_replication_and_failover(self, make_cluster, tmp_path, monkeypatch):
-        """README "Rotating the password": accept the new password, switch to it while accepting the
+        """docs/security.md "Rotating the password": accept the new password, switch to it while accepting the
         old one, then drop the old one. Writes continue, replication never authenticates with a
         password its master refuses, a hard kill in the middle fails over, no write is lost."""
         new = "n3w %#&$'\"/\\ pass"

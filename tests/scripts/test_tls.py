@@ -64,7 +64,7 @@ class TestTlsOnly:
             handshake(c, 0, c.ip(0))
 
     def test_probes_speak_tls(self, make_cluster):
-        """Rule 7 over TLS: every probe passes; the same probe in plain text cannot reach the node."""
+        """docs/design.md rule 7 over TLS: every probe passes; the same probe in plain text cannot reach the node."""
         c = make_cluster(values=TLS)
         c.bootstrap()
         c.assert_invariants()

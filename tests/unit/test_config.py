@@ -33,7 +33,7 @@ class TestRedisConf:
         assert lines[-2:] == ["save 900 1", "save 300 10"]
 
     def test_no_secret_in_config(self):
-        """Rule 4: the password never lands in a ConfigMap."""
+        """docs/design.md rule 4: the password never lands in a ConfigMap."""
         docs = render_chart({"auth": {"password": "s3cr3t-in-values"}})
         for cm in (d for d in docs if d["kind"] == "ConfigMap"):
             assert "s3cr3t-in-values" not in str(cm)
@@ -47,7 +47,7 @@ class TestSentinelConf:
         assert lines[-1] == "sentinel deny-scripts-reconfig yes"
 
     def test_default_down_after_meets_the_rto_budget(self):
-        """The seed's 5 s budget asks for the lowest down-after that stays clear of false failovers: 2 s."""
+        """The AIKernel reference deployment's 5 s budget asks for the lowest down-after that stays clear of false failovers: 2 s."""
         assert "sentinel down-after-milliseconds mymaster 2000" in conf(key="sentinel.conf")
 
 
@@ -59,6 +59,6 @@ class TestScripts:
         assert data == scripts
 
     def test_scripts_have_no_template_actions(self):
-        """Style rule 1: scripts are plain sh."""
+        """The scripts are plain POSIX sh, not templates (CONTRIBUTING.md, "Add script behaviour")."""
         for p in Path(CHART / "files" / "scripts").glob("*.sh"):
             assert "{{" not in p.read_text(), p.name

@@ -69,8 +69,8 @@ class TestPrometheusRule:
         kw = {} if api_versions is None else {"api_versions": api_versions}
         assert bool(of_kind(render_chart(values, **kw), "PrometheusRule")) is rendered
 
-    def test_the_seed_alerts_and_the_sentinel_alerts(self):
-        """The seed's nine alerts plus the Sentinel ones, with the seed's thresholds as defaults."""
+    def test_the_reference_deployment_alerts_and_the_sentinel_alerts(self):
+        """The AIKernel reference deployment's nine alerts plus the Sentinel ones, with its thresholds as defaults."""
         r = rules()
         assert set(r) == set(ALERT_VALUES)
         assert r["RedisDown"]["for"] == "5m" and r["RedisMasterLinkDown"]["for"] == "2m"
@@ -325,8 +325,8 @@ class TestDashboard:
         assert not [e for v in kube_schema.KUBE_VERSIONS for e in kube_schema.errors(cm, v)]
 
 
-class TestSeedObservability:
-    def test_seed_dashboard_uid_alerts_and_scraping(self):
+class TestAIKernelReferenceObservability:
+    def test_reference_dashboard_uid_alerts_and_scraping(self):
         """examples/aikernel-values.yaml: dashboard uid aikernel-redis-cache in monitoring, alerts on release redis."""
         values = load_values_file(ROOT / "examples" / "aikernel-values.yaml")
         docs = render_chart(values, release="redis", namespace="aikernel")

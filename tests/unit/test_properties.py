@@ -27,7 +27,7 @@ def docs(request):
 
 
 def test_every_object_has_the_standard_labels(docs):
-    """Style rule 4 on metadata."""
+    """Every object carries the recommended app.kubernetes.io labels."""
     for d in docs:
         assert REQUIRED_LABELS <= set(d["metadata"]["labels"]), d["metadata"]["name"]
 
@@ -46,7 +46,7 @@ def test_every_container_is_hardened(docs):
 
 
 def test_password_only_in_secret(docs):
-    """Rule 4: not in ConfigMaps, args, commands or env values."""
+    """docs/design.md rule 4: not in ConfigMaps, args, commands or env values."""
     for d in docs:
         if d["kind"] == "Secret":
             continue
@@ -60,7 +60,7 @@ def test_password_only_in_secret(docs):
 
 
 def test_secret_volumes_are_0400(docs):
-    """Rule 4: mounted secret files (plain or projected Secret volumes) are owner-read-only."""
+    """docs/design.md rule 4: mounted secret files (plain or projected Secret volumes) are owner-read-only."""
     for d in workloads(docs):
         for v in containers_of(d)[1]["volumes"]:
             if "secret" in v:
@@ -72,7 +72,7 @@ def test_secret_volumes_are_0400(docs):
 
 
 def test_probes_on_chart_containers(docs):
-    """Rule 7: every long-running chart container has liveness and readiness probes."""
+    """docs/design.md rule 7: every long-running chart container has liveness and readiness probes."""
     for d in docs:
         if d["kind"] != "StatefulSet":
             continue

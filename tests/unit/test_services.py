@@ -25,7 +25,7 @@ def test_services_select_every_pod_of_the_release(service, layout):
 
 class TestHeadlessService:
     def test_publishes_not_ready_pods(self):
-        """Rule 1/A7: pods resolve while starting."""
+        """docs/design.md rule 1: pods resolve while starting."""
         svc = by_kind_name(render_chart(), "Service", "redis-ha-headless")["spec"]
         assert svc["clusterIP"] == "None"
         assert svc["publishNotReadyAddresses"] is True

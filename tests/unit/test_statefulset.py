@@ -68,7 +68,7 @@ class TestStatefulSet:
             assert container_names(by_kind_name(docs, "StatefulSet", "redis-ha-sentinel")) == sentinel_pod
 
     def test_selector_labels_are_the_stable_three(self):
-        """Selectors use name, instance, component only (rule 8: never change)."""
+        """Selectors use name, instance, component only (docs/design.md rule 8: never change)."""
         s = sts()
         assert s["spec"]["selector"]["matchLabels"] == selector("server")
         assert s["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"] == selector("server")
@@ -219,7 +219,7 @@ class TestSentinelStatefulSet:
 
 class TestIdentity:
     def test_node_host_template_is_the_pod_fqdn(self):
-        """Rule 1: pods know each other by <pod>.<headless>.<ns>.svc.<clusterDomain>."""
+        """docs/design.md rule 1: pods know each other by <pod>.<headless>.<ns>.svc.<clusterDomain>."""
         env = env_of(container(sts({"clusterDomain": "corp.local"}, namespace="aikernel"), "redis"))
         assert env["NODE_HOST_TEMPLATE"] == "redis-ha-%s.redis-ha-headless.aikernel.svc.corp.local"
 
@@ -236,7 +236,7 @@ class TestIdentity:
 
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_sentinel_id_prefix_is_stable_and_per_release(self, layout):
-        """Rule 5: myid derives from namespace and name, not from chance."""
+        """docs/design.md rule 5: myid derives from namespace and name, not from chance."""
         def prefix(**kw):
             return env_of(container(holder(layout, "sentinel", **kw), "sentinel"))["SENTINEL_ID_PREFIX"]
         a, b, c = prefix(), prefix(), prefix(namespace="other")
@@ -276,7 +276,7 @@ class TestIdentity:
 class TestHandoverAndProbes:
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_prestop_on_both_containers(self, layout):
-        """Rule 6: the redis hook hands over, the sentinel hook waits for it, in either layout."""
+        """docs/design.md rule 6: the redis hook hands over, the sentinel hook waits for it, in either layout."""
         docs = render_chart(layout)
         assert container(statefulset_of(docs, "redis"), "redis")["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "/scripts/prestop-redis.sh"]
         assert container(statefulset_of(docs, "sentinel"), "sentinel")["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "/scripts/prestop-sentinel.sh"]
@@ -290,14 +290,14 @@ class TestHandoverAndProbes:
 
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_prestop_timeout_fits_grace_period(self, name):
-        """Rule 6: the handover deadline is inside terminationGracePeriodSeconds of every pod that runs a hook."""
+        """docs/design.md rule 6: the handover deadline is inside terminationGracePeriodSeconds of every pod that runs a hook."""
         s = by_kind_name(render_chart(), "StatefulSet", name)
         grace = s["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         first = s["spec"]["template"]["spec"]["containers"][0]
         assert int(env_of(first)["PRESTOP_TIMEOUT"]) < grace
 
     def test_probes(self):
-        """Rule 7: liveness accepts recovery, readiness needs a synced node, a startup probe exists."""
+        """docs/design.md rule 7: liveness accepts recovery, readiness needs a synced node, a startup probe exists."""
         r = container(sts(), "redis")
         assert r["livenessProbe"]["exec"]["command"][-1] == "redis-liveness"
         assert r["readinessProbe"]["exec"]["command"][-1] == "redis-readiness"
@@ -320,7 +320,7 @@ class TestHandoverAndProbes:
 class TestChecksums:
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_config_change_rolls_pods(self, name):
-        """Rule 8: a config value changes checksum/config of the Redis and the Sentinel pods."""
+        """docs/design.md rule 8: a config value changes checksum/config of the Redis and the Sentinel pods."""
         def annotations(values):
             return by_kind_name(render_chart(values), "StatefulSet", name)["spec"]["template"]["metadata"]["annotations"]
         a, b = annotations({}), annotations({"sentinel": {"downAfterMilliseconds": 3000}})
@@ -329,7 +329,7 @@ class TestChecksums:
 
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_secret_change_rolls_pods(self, name):
-        """Rule 8: a new password changes checksum/secret of the Redis and the Sentinel pods."""
+        """docs/design.md rule 8: a new password changes checksum/secret of the Redis and the Sentinel pods."""
         def checksum(password):
             return by_kind_name(render_chart({"auth": {"password": password}}), "StatefulSet", name)["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
         assert checksum("one") != checksum("two")
