@@ -65,4 +65,18 @@ def layout_cases() -> list[Case]:
     ]
 
 
-MATRIX = ci_cases() + generated_cases() + tls_cases() + layout_cases()
+def engine_cases() -> list[Case]:
+    """Valkey (engine: valkey) beside the Redis default, across the settings whose rendering
+    touches the server: single mode, no auth, TLS, ACL users, the co-located layout, backups."""
+    valkey = {"engine": "valkey"}
+    return [
+        Case("valkey-single", {**valkey, "replicas": 1}),
+        Case("valkey-r5-noauth-pv0", {**valkey, "replicas": 5, "auth": {"enabled": False}, "persistence": {"enabled": False}}),
+        Case("valkey-tls-plain-ports", {**valkey, "tls": {"enabled": True, "existingSecret": "redis-tls", "plainPorts": {"enabled": True}}}),
+        Case("valkey-acl", {**valkey, "acl": {"enabled": True, "existingSecret": "redis-acl"}}),
+        Case("valkey-colocated-restricted-np", {**valkey, "sentinel": {"colocated": True}, "networkPolicy": {"allowExternal": False}}),
+        Case("valkey-image-pinned", {**valkey, "image": {"registry": "mirror.local", "repository": "valkey/valkey", "digest": "sha256:" + "b" * 64}}),
+    ]
+
+
+MATRIX = ci_cases() + generated_cases() + tls_cases() + layout_cases() + engine_cases()

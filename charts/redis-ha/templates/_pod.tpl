@@ -82,7 +82,7 @@ tolerations:
 {{/* redis-ha.sentinelContainer: returns the sentinel container as a list item, call as (include "redis-ha.sentinelContainer" .) */}}
 {{- define "redis-ha.sentinelContainer" -}}
 - name: sentinel
-  image: {{ include "redis-ha.image" .Values.image }}
+  image: {{ include "redis-ha.serverImage" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   command: ["sh", "/scripts/sentinel-start.sh"]
   env:

@@ -5,6 +5,9 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- define "redis-ha.validateValues" -}}
 {{- $v := .Values -}}
 {{- $errors := list -}}
+{{- if not (has (toString $v.engine) (list "redis" "valkey")) -}}
+{{- $errors = append $errors (printf "engine: must be redis or valkey; got %q" (toString $v.engine)) -}}
+{{- end -}}
 {{- $n := int $v.replicas -}}
 {{- $majority := add (div $n 2) 1 -}}
 {{- if and (gt $n 1) (eq (mod $n 2) 0) -}}
