@@ -34,8 +34,9 @@ PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT = 16380, 36380  # tls.plainPorts
 PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
 # Rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
 # with a PATH holding only these, so a dependency on anything else fails the tests.
-ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "sh", "cat", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr")
-ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe")
+# The backup scripts also check files with redis-check-rdb and use cp and wc.
+ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "redis-check-rdb", "sh", "cat", "cp", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr", "wc")
+ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe", "backup")
 NET_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "redis-ha-harness-nets"
 
 

@@ -91,6 +91,16 @@ an empty repository or tag taken from the engine's default, call as (include "re
 {{- include "redis-ha.image" $image -}}
 {{- end -}}
 
+{{/* redis-ha.aclUsers: returns, as YAML, the ACL users (role: {name, passwordKey}) the release runs:
+acl.users without the backup user unless backup.enabled, call as (include "redis-ha.aclUsers" . | fromYaml) */}}
+{{- define "redis-ha.aclUsers" -}}
+{{- if .Values.backup.enabled -}}
+{{- toYaml .Values.acl.users -}}
+{{- else -}}
+{{- omit .Values.acl.users "backup" | toYaml -}}
+{{- end -}}
+{{- end -}}
+
 {{/* redis-ha.secretName: returns the name of the Secret holding the password, call as (include "redis-ha.secretName" .) */}}
 {{- define "redis-ha.secretName" -}}
 {{- default (include "redis-ha.fullname" .) .Values.auth.existingSecret -}}
