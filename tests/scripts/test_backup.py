@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.scripts.harness import REDIS_PORT, acl_password
+from tests.scripts.harness import BOTH_ENGINES, REDIS_PORT, acl_password
 
 NAME = re.compile(r"^\d{8}T\d{6}Z\.rdb$")
 BACKUP = {"backup": {"enabled": True}}
@@ -97,10 +97,11 @@ class CorruptingProxy:
 
 
 class TestBackup:
-    def test_streams_a_checked_snapshot_from_a_replica(self, make_cluster, tmp_path):
+    @BOTH_ENGINES
+    def test_streams_a_checked_snapshot_from_a_replica(self, make_cluster, tmp_path, engine):
         """A backup is taken from a replica in step, named by its UTC time, checked, and holds
         every key acknowledged before it started."""
-        c = make_cluster(colocated=False)
+        c = make_cluster(engine=engine, colocated=False)
         c.start_nodes()
         data = fill(c, "k", 200)
         out = run_backup(c, tmp_path / "backups")
@@ -141,10 +142,11 @@ class TestBackup:
         assert backups(d) == taken[-2:]
         assert "deleted" in out.stderr and "(keeping the newest 2)" in out.stderr
 
-    def test_a_corrupt_snapshot_fails_the_job_and_is_deleted(self, make_cluster, tmp_path):
+    @BOTH_ENGINES
+    def test_a_corrupt_snapshot_fails_the_job_and_is_deleted(self, make_cluster, tmp_path, engine):
         """A snapshot whose checksum does not match fails with redis-check-rdb's finding; the
         older backups stay and nothing new is added."""
-        c = make_cluster(replicas=1)
+        c = make_cluster(engine=engine, replicas=1)
         c.start_node(0)
         c.wait_ready(0)
         c.redis(0).set("a", "b")
@@ -169,17 +171,20 @@ class TestBackup:
         assert re.search(r"FATAL: redis-cli --rdb from \S+ failed: .*(Connection refused|Could not connect)", out.stderr), out.stderr
         assert backups(tmp_path / "backups") == []
 
-    def test_tls_and_the_backup_acl_user(self, make_cluster, tmp_path):
+    @BOTH_ENGINES
+    def test_tls_and_the_backup_acl_user(self, make_cluster, tmp_path, engine):
         """With TLS and ACL users the backup logs in as the backup user over TLS; that user can
         take a snapshot and nothing else."""
-        c = make_cluster(colocated=False, values={"tls": {"enabled": True}, "acl": {"enabled": True, "existingSecret": "acl"}, **BACKUP})
+        c = make_cluster(engine=engine, colocated=False, values={"tls": {"enabled": True}, "acl": {"enabled": True, "existingSecret": "acl"}, **BACKUP})
         c.start_nodes()
         data = fill(c, "t", 50)
         out = run_backup(c, tmp_path / "backups")
         assert out.returncode == 0, out.stderr
         [name] = backups(tmp_path / "backups")
         assert keys_in(c, tmp_path / "backups" / name, tmp_path / "reader") == data
-        backup_user = redis.Redis(host=c.ip(0), port=REDIS_PORT, username="backup", password=acl_password("backup"), socket_timeout=3, **c.tls_kwargs())
+        # No CLIENT SETINFO handshake (lib_name/lib_version None): only the commands below are tried.
+        backup_user = redis.Redis(host=c.ip(0), port=REDIS_PORT, username="backup", password=acl_password("backup"), socket_timeout=3,
+                                  lib_name=None, lib_version=None, **c.tls_kwargs())
         for command in (("GET", "t:0"), ("SET", "t:0", "overwritten"), ("CONFIG", "GET", "*")):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 backup_user.execute_command(*command)
@@ -193,10 +198,11 @@ class TestBackup:
 
 
 class TestRestoreBackup:
-    def test_a_chosen_backup_becomes_the_dataset_of_a_new_set(self, make_cluster, tmp_path):
+    @BOTH_ENGINES
+    def test_a_chosen_backup_becomes_the_dataset_of_a_new_set(self, make_cluster, tmp_path, engine):
         """Backup, then every pod and its data gone; the restore puts the chosen backup on pod
         0's volume and the new set serves exactly its data on every pod."""
-        c = make_cluster(colocated=False)
+        c = make_cluster(engine=engine, colocated=False)
         c.start_nodes()
         data = fill(c, "r", 100)
         d = tmp_path / "backups"
