@@ -5,6 +5,7 @@ installed again with backup.restore.file serves every write acknowledged before 
 started, with its value (docs/operations.md, "Backups")."""
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -14,6 +15,9 @@ NS = "e2e-backup"
 REL = "redis-ha"
 BACKUP = {"enabled": True, "persistence": {"size": "1Gi"}}
 SERVER_CLAIMS = f"app.kubernetes.io/instance={REL},app.kubernetes.io/component=server"
+# For docs/performance.md: REDIS_HA_BACKUP_MB=200 adds that many MB (values of 1 KiB) before the
+# backup, and the test prints the backup's duration and size.
+BULK_MB = int(os.environ.get("REDIS_HA_BACKUP_MB", "0"))
 
 
 def job_done(name: str) -> bool:
@@ -28,12 +32,14 @@ def job_done(name: str) -> bool:
 def test_a_backup_taken_under_writes_restores_into_a_new_release(make_release):
     """Every write acknowledged before the backup started is in the restored release."""
     rel = make_release(REL, NS, {"backup": BACKUP})
+    if BULK_MB:
+        print(f"\nbulk {BULK_MB} MB: {rel.agent('bulk', 'big', str(BULK_MB * 1024), '1024', timeout=1800)}")
     writer = rel.start_writer("bk", 600)
     wait_for("writes acknowledged", lambda: sum(r["ok"] for r in writer.records) >= 200, 60, 0.5)
     started = time.time()
     job = f"{REL}-backup-e2e"
     kubectl("create", "job", f"--from=cronjob/{REL}-backup", job, "-n", NS)
-    wait_for(f"backup Job {job}", lambda: job_done(job), 300, 2)
+    wait_for(f"backup Job {job}", lambda: job_done(job), 300 + BULK_MB * 3, 2)
     took = time.time() - started
     log = kubectl("logs", f"job/{job}", "-n", NS)
     writer.stop()
@@ -59,6 +65,8 @@ def test_a_backup_taken_under_writes_restores_into_a_new_release(make_release):
     rel.invariants()
     print(f"restore install to ready: {time.time() - restored_at:.0f} s")
     values = rel.agent("values", "bk", timeout=300)
+    if BULK_MB:
+        assert rel.agent("count", "big", timeout=600) == BULK_MB * 1024
     wrong = {k: values.get(k) for k, v in before.items() if values.get(k) != v}
     assert not wrong, f"{len(wrong)} of {len(before)} acknowledged writes missing or changed, e.g. {list(wrong.items())[:5]}"
     assert not (set(values) - {r["k"] for r in writer.records if r["ok"]}), "the restored data holds keys nobody wrote"
