@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helm import HelmTemplateError, by_kind_name, container, env_of, of_kind, render_chart
+from tests.helm import CHART, HelmTemplateError, by_kind_name, container, env_of, of_kind, render_chart
 
 BACKUP = {"backup": {"enabled": True}}
 ACL = {"acl": {"enabled": True, "existingSecret": "acl"}}
@@ -128,7 +128,14 @@ class TestRestore:
         vols = volumes(job["spec"]["template"]["spec"])
         assert vols["data"]["persistentVolumeClaim"]["claimName"] == "data-redis-ha-0"
         assert vols["backups"]["persistentVolumeClaim"]["claimName"] == "old-backups"
-        assert "secret" not in vols, "the restore copies a file and logs in nowhere"
+        # A pre-install hook: nothing the release creates later (ServiceAccount, Secret, TLS, config).
+        assert set(vols) == {"backups", "data", "scripts", "tmp"}, "the restore copies a file and logs in nowhere"
+        assert "serviceAccountName" not in job["spec"]["template"]["spec"]
+        scripts = by_kind_name(docs, "ConfigMap", "redis-ha-restore-scripts")
+        assert vols["scripts"]["configMap"]["name"] == "redis-ha-restore-scripts"
+        assert scripts["metadata"]["annotations"]["helm.sh/hook"] == "pre-install"
+        assert int(scripts["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+        assert scripts["data"] == {n: (CHART / "files" / "scripts" / n).read_text() for n in ("lib.sh", "restore-backup.sh")}
         claim = by_kind_name(docs, "PersistentVolumeClaim", "data-redis-ha-0")
         assert claim["metadata"]["annotations"]["helm.sh/hook"] == "pre-install"
         assert int(claim["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])

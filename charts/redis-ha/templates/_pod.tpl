@@ -263,9 +263,12 @@ or the chart's <fullname>-backup, call as (include "redis-ha.backupClaim" .) */}
 {{- end -}}
 
 {{/* redis-ha.backupPodSpec: returns the pod spec of the backup Job and of the restore Job: one container
-running files/scripts/<script> with the server image, the backup volume at /backups and only the
-login the script needs (the backup user's password with ACL users, else the password). `upload` is
-the optional container run after the backup (backup.upload); `data` names a claim mounted at /data.
+running files/scripts/<script> with the server image and the backup volume at /backups. The backup
+(`data` empty) connects to Redis: it gets the config, TLS and only the login it needs (the backup
+user's password with ACL users, else the password), and runs `upload` (backup.upload) after it.
+The restore (`data` names the claim mounted at /data) is a pre-install hook that logs in nowhere
+and must not need what the release creates later: no ServiceAccount, Secret, TLS or config, and
+the scripts from the hook ConfigMap <fullname>-restore-scripts.
 Call as (include "redis-ha.backupPodSpec" (dict "root" . "script" "backup.sh" "env" (list) "upload" dict "data" "")). */}}
 {{- define "redis-ha.backupPodSpec" -}}
 {{- if not (and (hasKey . "root") (hasKey . "script") (hasKey . "env") (hasKey . "upload") (hasKey . "data")) -}}
@@ -273,17 +276,25 @@ Call as (include "redis-ha.backupPodSpec" (dict "root" . "script" "backup.sh" "e
 {{- end -}}
 {{- $ := .root -}}
 {{- $v := $.Values -}}
-{{- $mounts := list (dict "name" "backups" "mountPath" "/backups") (dict "name" "config" "mountPath" "/config" "readOnly" true) (dict "name" "scripts" "mountPath" "/scripts" "readOnly" true) (dict "name" "tmp" "mountPath" "/tmp") -}}
-{{- if and $v.auth.enabled (not .data) -}}
+{{- $fullname := include "redis-ha.fullname" $ -}}
+{{- $restore := ne .data "" -}}
+{{- $mounts := list (dict "name" "backups" "mountPath" "/backups") (dict "name" "scripts" "mountPath" "/scripts" "readOnly" true) (dict "name" "tmp" "mountPath" "/tmp") -}}
+{{- if $restore -}}
+{{- $mounts = append $mounts (dict "name" "data" "mountPath" "/data") -}}
+{{- else -}}
+{{- $mounts = append $mounts (dict "name" "config" "mountPath" "/config" "readOnly" true) -}}
+{{- if $v.auth.enabled -}}
 {{- $mounts = append $mounts (dict "name" "secret" "mountPath" "/secrets" "readOnly" true) -}}
 {{- end -}}
-{{- if .data -}}
-{{- $mounts = append $mounts (dict "name" "data" "mountPath" "/data") -}}
-{{- end -}}
 {{- $mounts = concat $mounts (include "redis-ha.tlsVolumeMount" $ | fromYamlArray) -}}
+{{- end -}}
 {{- $env := concat (include "redis-ha.scriptEnv" $ | fromYamlArray) .env -}}
 {{- $main := dict "name" (trimSuffix ".sh" .script) "image" (include "redis-ha.serverImage" $) "imagePullPolicy" $v.image.pullPolicy "command" (list "sh" (printf "/scripts/%s" .script)) "env" $env "resources" $v.backup.resources "securityContext" $v.containerSecurityContext "volumeMounts" $mounts -}}
-{{- include "redis-ha.podSpecCommon" (dict "root" $ "component" "backup") }}
+{{- $common := include "redis-ha.podSpecCommon" (dict "root" $ "component" "backup") | fromYaml -}}
+{{- if $restore -}}
+{{- $_ := unset $common "serviceAccountName" -}}
+{{- end }}
+{{- toYaml $common }}
 restartPolicy: Never
 {{- if .upload }}
 {{- /* The backup runs first; the upload container gets the new file's path in /backups/.latest. */}}
@@ -300,24 +311,23 @@ volumes:
   - name: backups
     persistentVolumeClaim:
       claimName: {{ include "redis-ha.backupClaim" $ }}
-  {{- if .data }}
-  - name: data
-    persistentVolumeClaim:
-      claimName: {{ .data }}
-  {{- end }}
-  - name: config
-    configMap:
-      name: {{ include "redis-ha.fullname" $ }}-config
   - name: scripts
     configMap:
-      name: {{ include "redis-ha.fullname" $ }}-scripts
+      name: {{ $fullname }}-{{ ternary "restore-scripts" "scripts" $restore }}
       defaultMode: 0555
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
-  {{- if and $v.auth.enabled (not .data) }}
-  {{- /* The backup logs in (the restore only copies a file): least privilege, the backup user's
-  password with ACL users, else the password. */}}
+  {{- if $restore }}
+  - name: data
+    persistentVolumeClaim:
+      claimName: {{ .data }}
+  {{- else }}
+  - name: config
+    configMap:
+      name: {{ $fullname }}-config
+  {{- if $v.auth.enabled }}
+  {{- /* Least privilege: the backup user's password with ACL users, else the password. */}}
   - name: secret
     secret:
       defaultMode: 0400
@@ -335,5 +345,6 @@ volumes:
   {{- end }}
   {{- with include "redis-ha.tlsVolume" $ }}
   {{- . | nindent 2 }}
+  {{- end }}
   {{- end }}
 {{- end -}}
