@@ -60,7 +60,8 @@ class CorruptingProxy:
 
     def __init__(self, c, i: int):
         self.target = (c.ip(i), REDIS_PORT)
-        self.listener = socket.create_server((c.ip(i), REDIS_PORT + 1))
+        self.listener = socket.create_server((c.ip(i), 0))
+        self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -155,7 +156,7 @@ class TestBackup:
         before = backups(d)
         proxy = CorruptingProxy(c, 0)
         try:
-            out = run_backup(c, d, BACKUP_SOURCE=c.ip(0), REDIS_PORT=str(REDIS_PORT + 1))
+            out = run_backup(c, d, BACKUP_SOURCE=c.ip(0), REDIS_PORT=str(proxy.port))
         finally:
             proxy.close()
         assert out.returncode != 0
