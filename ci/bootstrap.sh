@@ -7,6 +7,7 @@
 #   from Debian packages (apt) when missing: shellcheck, redis-server, redis-sentinel,
 #                redis-cli, and docker-registry (the OCI round-trip test's local registry)
 #   ct, the helm-unittest plugin and actionlint, built from the Go module proxy by ci/build-tools.sh
+#   Valkey 8.1.1 for the script tests' `engine: valkey` runs (Debian trixie packages, ci/valkey.sh)
 set -euo pipefail
 
 CACHE=${REDIS_HA_CACHE:-$HOME/.cache/redis-ha}
@@ -63,4 +64,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 bash "$(dirname "$0")/build-tools.sh"
+bash "$(dirname "$0")/valkey.sh" >/dev/null
 echo "$BIN"

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.helm import CHART, by_kind_name, render_chart
@@ -34,8 +35,16 @@ PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT = 16380, 36380  # tls.plainPorts
 PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
 # docs/design.md rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
 # with a PATH holding only these, so a dependency on anything else fails the tests.
-ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "sh", "cat", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr")
-ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe")
+# The backup scripts also check files with redis-check-rdb and use cp and wc.
+ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "redis-check-rdb", "sh", "cat", "cp", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr", "wc")
+ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe", "backup")
+# engine: valkey runs Valkey 8.1.1 under the redis-* names the scripts call; ci/valkey.sh (run by
+# ci/bootstrap.sh) installs it here. Like Debian's valkey-tools (and the e2e image), it has no
+# redis-check-rdb, only valkey-check-rdb.
+VALKEY_BIN = Path(os.environ.get("REDIS_HA_CACHE") or Path.home() / ".cache" / "redis-ha") / "valkey" / "bin"
+ENGINES = ("redis", "valkey")
+# The representative script tests that also run on Valkey take this mark and an `engine` argument.
+BOTH_ENGINES = pytest.mark.parametrize("engine", ENGINES)
 NET_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "redis-ha-harness-nets"
 
 
@@ -93,13 +102,14 @@ class Proc:
 class Cluster:
     """Redis node i is `node-<i>`; with `colocated` its Sentinel shares the node's address and
     name (a sentinel container in the Redis pod), else Sentinel i is a host of its own,
-    `sentinel-<i>` (a Sentinel pod)."""
+    `sentinel-<i>` (a Sentinel pod). `engine`: the servers are Redis (the host's) or Valkey."""
     tmp: Path
     replicas: int = 3
     values: dict = field(default_factory=dict)
     auth: bool = True
     colocated: bool = True
     sentinels: int = 3
+    engine: str = "redis"
     procs: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -135,6 +145,12 @@ class Cluster:
         self.bin = self.tmp / "bin"
         self.bin.mkdir(exist_ok=True)
         for tool in ALLOWED_TOOLS:
+            if self.engine == "valkey" and tool.startswith("redis-"):
+                name = "valkey-check-rdb" if tool == "redis-check-rdb" else tool
+                found = VALKEY_BIN / name
+                assert found.exists(), f"{found} is missing; `bash ci/valkey.sh` (part of ci/bootstrap.sh) installs Valkey for the script tests"
+                (self.bin / name).symlink_to(found)
+                continue
             found = shutil.which(tool)
             assert found, f"{tool} is not installed"
             (self.bin / tool).symlink_to(found)

@@ -6,7 +6,7 @@ import time
 import pytest
 import redis
 
-from tests.scripts.harness import BOOT_PORT, PASSWORD
+from tests.scripts.harness import BOOT_PORT, BOTH_ENGINES, PASSWORD
 
 LAYOUTS = pytest.mark.parametrize("colocated", [False, True], ids=["sentinel-pods", "colocated"])
 
@@ -43,10 +43,11 @@ def recorded(c) -> None:
 
 class TestNewCluster:
     @LAYOUTS
-    def test_bootstraps_one_master_that_every_sentinel_agrees_on(self, make_cluster, colocated):
+    @BOTH_ENGINES
+    def test_bootstraps_one_master_that_every_sentinel_agrees_on(self, make_cluster, colocated, engine):
         """docs/design.md rule 2: every node of a new set is empty, so they elect the lowest ordinal; the
         others follow it and every Sentinel monitors it."""
-        c = make_cluster(colocated=colocated)
+        c = make_cluster(engine=engine, colocated=colocated)
         c.bootstrap()
         assert c.assert_invariants() == 0
         assert "no master anywhere; records (ordinal time replid offset keys): 0 0 - 0 0;" in c.procs["redis-0"].output()
@@ -173,10 +174,11 @@ class TestFullRestart:
         assert f"elected ordinal {m}" in c.procs[f"redis-{m}"].output()
         assert "data record (time replid offset keys): 0 - 0 0" in c.procs["redis-0"].output()
 
-    def test_the_most_recent_data_leads(self, make_cluster):
+    @BOTH_ENGINES
+    def test_the_most_recent_data_leads(self, make_cluster, engine):
         """A replica that stopped early holds older data than the rest: it is never elected,
         and every write acknowledged after it stopped survives the full restart."""
-        c = make_cluster(colocated=False)
+        c = make_cluster(engine=engine, colocated=False)
         c.bootstrap()
         c.assert_invariants()
         fill(c, 0, "old", 100)
@@ -292,9 +294,10 @@ class TestRestart:
 
 
 class TestRestore:
-    def test_restore_rdb_replaces_the_dataset_with_aof_on(self, make_cluster):
+    @BOTH_ENGINES
+    def test_restore_rdb_replaces_the_dataset_with_aof_on(self, make_cluster, engine):
         """The documented restore: a dump put at /data/restore.rdb is loaded even though AOF is on."""
-        c = make_cluster(replicas=1)
+        c = make_cluster(engine=engine, replicas=1)
         c.start_node(0)
         c.wait_ready(0)
         r = c.redis(0)

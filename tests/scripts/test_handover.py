@@ -8,6 +8,8 @@ import time
 import pytest
 import redis
 
+from tests.scripts.harness import BOTH_ENGINES
+
 
 class Writer(threading.Thread):
     """Writes unique keys to whatever the Sentinels call master, recording acknowledged ones."""
@@ -49,10 +51,11 @@ class Writer(threading.Thread):
 
 class TestPreStop:
     @pytest.mark.parametrize("values", [{}, {"tls": {"enabled": True}}], ids=["plain", "tls"])
-    def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster, values):
+    @BOTH_ENGINES
+    def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster, values, engine):
         """docs/design.md rule 6: pause writes, fail over, wait for the role change; every acknowledged write
         survives (also with TLS only: the hook's redis-cli calls and Sentinel use TLS)."""
-        c = make_cluster(values=values)
+        c = make_cluster(engine=engine, values=values)
         c.bootstrap()
         assert c.assert_invariants() == 0
         writer = Writer(c)

@@ -18,6 +18,8 @@ THRESHOLD_ALERTS = sorted(n for n, v in ALERT_VALUES.items() if "threshold" in v
 DASHBOARD_FILE = CHART / "files" / "dashboards" / "redis-ha.json"
 DASHBOARD_SCHEMA = json.loads((ROOT / "tests" / "metrics" / "grafana-dashboard.schema.json").read_text())
 SENTINEL_ALERTS = {"RedisSentinelsDisagree", "RedisSentinelQuorumAtRisk", "RedisReplicasMissing", "RedisMasterFlapping"}
+BACKUP_ALERTS = {"RedisBackupFailed", "RedisBackupMissing"}
+BACKUP = {"backup": {"enabled": True}}
 
 
 def rules(values=None, **kw) -> dict[str, dict]:
@@ -70,9 +72,11 @@ class TestPrometheusRule:
         assert bool(of_kind(render_chart(values, **kw), "PrometheusRule")) is rendered
 
     def test_the_reference_deployment_alerts_and_the_sentinel_alerts(self):
-        """The AIKernel reference deployment's nine alerts plus the Sentinel ones, with its thresholds as defaults."""
+        """The AIKernel reference deployment's nine alerts plus the Sentinel ones, with its thresholds as
+        defaults; the backup alerts only with backups."""
         r = rules()
-        assert set(r) == set(ALERT_VALUES)
+        assert set(r) == set(ALERT_VALUES) - BACKUP_ALERTS
+        assert set(rules(BACKUP)) == set(ALERT_VALUES)
         assert r["RedisDown"]["for"] == "5m" and r["RedisMasterLinkDown"]["for"] == "2m"
         assert r["RedisMemoryHigh"]["expr"].endswith("* 100 > 90")
         assert r["RedisLatencyHigh"]["expr"].endswith("* 1000 > 100")
@@ -87,10 +91,20 @@ class TestPrometheusRule:
             assert all(s.startswith(SELECTOR) for s in selectors(rule["expr"])), (name, rule["expr"])
             assert not bare_metrics(rule["expr"]), (name, bare_metrics(rule["expr"]))
 
+    def test_backup_alerts_read_the_release_cronjob_and_its_jobs(self):
+        """The backup alerts select kube-state-metrics series of the release's namespace, owned by or
+        named after its backup CronJob; metrics.prometheusRule.backupSelector replaces the namespace."""
+        for values, prefix in ((BACKUP, 'namespace="default"'), ({**BACKUP, "metrics": {"prometheusRule": {"backupSelector": 'namespace="x",cluster="eu"'}}}, 'namespace="x",cluster="eu"')):
+            r = rules(values)
+            for name in BACKUP_ALERTS:
+                assert all(s.startswith(prefix) for s in selectors(r[name]["expr"])), (name, r[name]["expr"])
+                assert 'cronjob="redis-ha-backup"' in r[name]["expr"] or 'owner_name="redis-ha-backup"' in r[name]["expr"], name
+            assert not any(s.startswith(SELECTOR) for n in BACKUP_ALERTS for s in selectors(r[n]["expr"]))
+
     def test_selector_is_a_value(self):
         """metrics.prometheusRule.selector replaces the derived namespace/job matchers everywhere."""
         custom = 'namespace="cache",service="redis-metrics"'
-        for name, rule in rules({"metrics": {"prometheusRule": {"selector": custom}}}).items():
+        for name, rule in rules({"metrics": {"prometheusRule": {"selector": custom}}}).items():  # backup alerts off
             assert all(s.startswith(custom) for s in selectors(rule["expr"])), name
 
     def test_selector_follows_release_namespace_and_fullname(self):
@@ -100,7 +114,7 @@ class TestPrometheusRule:
 
     def test_every_alert_documents_itself(self):
         """summary, description and runbook on every alert; severity and `for` from values."""
-        for name, rule in rules().items():
+        for name, rule in rules(BACKUP).items():
             assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
             assert all(len(rule["annotations"][k]) > 20 for k in ("summary", "description", "runbook")), name
             assert rule["labels"] == {"severity": ALERT_VALUES[name]["severity"]}, name
@@ -110,7 +124,7 @@ class TestPrometheusRule:
     @pytest.mark.parametrize("name", THRESHOLD_ALERTS)
     def test_threshold_and_for_are_values(self, name):
         """metrics.prometheusRule.alerts.<name>.threshold and .for reach the rule."""
-        rule = rules({"metrics": {"prometheusRule": {"alerts": {name: {"threshold": 4242, "for": "7m"}}}}})[name]
+        rule = rules({**BACKUP, "metrics": {"prometheusRule": {"alerts": {name: {"threshold": 4242, "for": "7m"}}}}})[name]
         assert re.search(r"[<>] 4242\b", rule["expr"]), rule["expr"]
         assert rule["for"] == "7m"
 
@@ -335,7 +349,7 @@ class TestAIKernelReferenceObservability:
         assert json.loads(cm["data"]["redis-ha.json"])["uid"] == "aikernel-redis-cache"
         groups = by_kind_name(docs, "PrometheusRule", "redis")["spec"]["groups"]
         exprs = [r["expr"] for g in groups for r in g["rules"]]
-        assert len(exprs) == len(ALERT_VALUES)
+        assert len(exprs) == len(set(ALERT_VALUES) - BACKUP_ALERTS)
         assert all('namespace="aikernel",job="redis-headless"' in e for e in exprs)
         assert [e["port"] for e in by_kind_name(docs, "ServiceMonitor", "redis")["spec"]["endpoints"]] == ["metrics", "sentinel-metrics"]
 

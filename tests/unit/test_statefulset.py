@@ -139,6 +139,20 @@ class TestStatefulSet:
             assert container(holder(values, name), name)["image"] == "docker.io/library/redis@sha256:" + "a" * 64
             assert container(holder(layout, name), name)["image"] == "docker.io/library/redis:7.2.7"
 
+    @pytest.mark.parametrize(("values", "image"), [
+        pytest.param({}, "docker.io/library/redis:7.2.7", id="redis-default"),
+        pytest.param({"engine": "valkey"}, "docker.io/valkey/valkey:8.1.1", id="valkey-default"),
+        pytest.param({"engine": "valkey", "image": {"tag": "8.1.4"}}, "docker.io/valkey/valkey:8.1.4", id="valkey-own-tag"),
+        pytest.param({"engine": "valkey", "image": {"registry": "", "repository": "mirror/valkey"}}, "mirror/valkey:8.1.1", id="valkey-own-repository"),
+        pytest.param({"engine": "redis", "image": {"repository": "library/redis", "tag": "8.0.2"}}, "docker.io/library/redis:8.0.2", id="redis-own-tag"),
+    ])
+    def test_engine_picks_the_default_image(self, values, image):
+        """engine: an empty image.repository or image.tag comes from the engine; Redis, Sentinel and the helm test pod run it."""
+        docs = render_chart(values)
+        assert container(by_kind_name(docs, "StatefulSet", "redis-ha"), "redis")["image"] == image
+        assert container(by_kind_name(docs, "StatefulSet", "redis-ha-sentinel"), "sentinel")["image"] == image
+        assert {c["image"] for d in docs if d["kind"] == "Pod" for c in d["spec"]["containers"]} == {image}
+
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_extras_reach_the_pod(self, layout):
         """extraEnv, extraVolumes, extraVolumeMounts, podLabels, podAnnotations reach redis and sentinel; sidecars and initContainers the Redis pods."""

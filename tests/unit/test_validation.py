@@ -84,6 +84,8 @@ def test_should_fail_when_monitor_api_is_missing(monitor):
 
 
 SCHEMA_BAD = [
+    pytest.param({"engine": "memcached"}, r"at '/engine': value must be one of 'redis', 'valkey'", id="engine-unknown"),
+    pytest.param({"engine": "Valkey"}, r"at '/engine': value must be one of 'redis', 'valkey'", id="engine-capitalised"),
     pytest.param({"replicas": "three"}, "replicas", id="replicas-string"),
     pytest.param({"replicas": 0}, "replicas", id="replicas-zero"),
     pytest.param({"podAntiAffinity": "sometimes"}, "podAntiAffinity", id="anti-affinity-enum"),
@@ -117,9 +119,10 @@ def test_schema_should_reject_wrong_types_and_unknown_keys(values, field):
     pytest.param({"sentinel": {"failoverTimeout": 3000}}, id="failover-timeout-3000"),
     pytest.param({"sentinel": {"replicas": 3}}, id="three-sentinels"),
     pytest.param({"boot": {"port": 65535}}, id="boot-port-max"),
+    pytest.param({"engine": "valkey"}, id="engine-valkey"),
 ])
 def test_schema_accepts_the_passing_twins(values):
-    """The schema's bounds are inclusive: failoverTimeout 3000, three Sentinels, port 65535."""
+    """The schema's bounds are inclusive (failoverTimeout 3000, three Sentinels, port 65535); valkey is an engine."""
     assert render_chart(values)
 
 

@@ -74,6 +74,33 @@ Call as (include "redis-ha.image" .Values.image) with an object holding registry
 {{- end -}}
 {{- end -}}
 
+{{/* redis-ha.engineImages: returns the default image of each engine as YAML (repository and tag),
+the ones `image.repository` and `image.tag` fall back to when empty, call as (include "redis-ha.engineImages" .) */}}
+{{- define "redis-ha.engineImages" -}}
+redis: {repository: library/redis, tag: "7.2.7"}
+valkey: {repository: valkey/valkey, tag: "8.1.1"}
+{{- end -}}
+
+{{/* redis-ha.serverImage: returns the image of the Redis/Valkey and Sentinel containers: image.* with
+an empty repository or tag taken from the engine's default, call as (include "redis-ha.serverImage" .) */}}
+{{- define "redis-ha.serverImage" -}}
+{{- $defaults := index (include "redis-ha.engineImages" . | fromYaml) (toString .Values.engine) | default dict -}}
+{{- $image := deepCopy .Values.image -}}
+{{- $_ := set $image "repository" (.Values.image.repository | default $defaults.repository) -}}
+{{- $_ := set $image "tag" (toString .Values.image.tag | default $defaults.tag) -}}
+{{- include "redis-ha.image" $image -}}
+{{- end -}}
+
+{{/* redis-ha.aclUsers: returns, as YAML, the ACL users (role: {name, passwordKey}) the release runs:
+acl.users without the backup user unless backup.enabled, call as (include "redis-ha.aclUsers" . | fromYaml) */}}
+{{- define "redis-ha.aclUsers" -}}
+{{- if .Values.backup.enabled -}}
+{{- toYaml .Values.acl.users -}}
+{{- else -}}
+{{- omit .Values.acl.users "backup" | toYaml -}}
+{{- end -}}
+{{- end -}}
+
 {{/* redis-ha.secretName: returns the name of the Secret holding the password, call as (include "redis-ha.secretName" .) */}}
 {{- define "redis-ha.secretName" -}}
 {{- default (include "redis-ha.fullname" .) .Values.auth.existingSecret -}}

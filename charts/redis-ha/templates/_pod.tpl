@@ -82,7 +82,7 @@ tolerations:
 {{/* redis-ha.sentinelContainer: returns the sentinel container as a list item, call as (include "redis-ha.sentinelContainer" .) */}}
 {{- define "redis-ha.sentinelContainer" -}}
 - name: sentinel
-  image: {{ include "redis-ha.image" .Values.image }}
+  image: {{ include "redis-ha.serverImage" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   command: ["sh", "/scripts/sentinel-start.sh"]
   env:
@@ -234,7 +234,7 @@ as list items, call as (include "redis-ha.podVolumes" .) */}}
       - secret:
           name: {{ .Values.acl.existingSecret }}
           items:
-            {{- range $role, $user := .Values.acl.users }}
+            {{- range $role, $user := include "redis-ha.aclUsers" . | fromYaml }}
             - key: {{ $user.passwordKey }}
               path: acl/{{ $role }}
             {{- end }}
@@ -254,4 +254,97 @@ as list items, call as (include "redis-ha.podVolumes" .) */}}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* redis-ha.backupClaim: returns the name of the backup volume's claim: backup.persistence.existingClaim
+or the chart's <fullname>-backup, call as (include "redis-ha.backupClaim" .) */}}
+{{- define "redis-ha.backupClaim" -}}
+{{- default (printf "%s-backup" (include "redis-ha.fullname" .)) .Values.backup.persistence.existingClaim -}}
+{{- end -}}
+
+{{/* redis-ha.backupPodSpec: returns the pod spec of the backup Job and of the restore Job: one container
+running files/scripts/<script> with the server image and the backup volume at /backups. The backup
+(`data` empty) connects to Redis: it gets the config, TLS and only the login it needs (the backup
+user's password with ACL users, else the password), and runs `upload` (backup.upload) after it.
+The restore (`data` names the claim mounted at /data) is a pre-install hook that logs in nowhere
+and must not need what the release creates later: no ServiceAccount, Secret, TLS or config, and
+the scripts from the hook ConfigMap <fullname>-restore-scripts.
+Call as (include "redis-ha.backupPodSpec" (dict "root" . "script" "backup.sh" "env" (list) "upload" dict "data" "")). */}}
+{{- define "redis-ha.backupPodSpec" -}}
+{{- if not (and (hasKey . "root") (hasKey . "script") (hasKey . "env") (hasKey . "upload") (hasKey . "data")) -}}
+{{- fail "redis-ha.backupPodSpec: call as (include \"redis-ha.backupPodSpec\" (dict \"root\" . \"script\" \"backup.sh\" \"env\" (list) \"upload\" dict \"data\" \"\"))" -}}
+{{- end -}}
+{{- $ := .root -}}
+{{- $v := $.Values -}}
+{{- $fullname := include "redis-ha.fullname" $ -}}
+{{- $restore := ne .data "" -}}
+{{- $mounts := list (dict "name" "backups" "mountPath" "/backups") (dict "name" "scripts" "mountPath" "/scripts" "readOnly" true) (dict "name" "tmp" "mountPath" "/tmp") -}}
+{{- if $restore -}}
+{{- $mounts = append $mounts (dict "name" "data" "mountPath" "/data") -}}
+{{- else -}}
+{{- $mounts = append $mounts (dict "name" "config" "mountPath" "/config" "readOnly" true) -}}
+{{- if $v.auth.enabled -}}
+{{- $mounts = append $mounts (dict "name" "secret" "mountPath" "/secrets" "readOnly" true) -}}
+{{- end -}}
+{{- $mounts = concat $mounts (include "redis-ha.tlsVolumeMount" $ | fromYamlArray) -}}
+{{- end -}}
+{{- $env := concat (include "redis-ha.scriptEnv" $ | fromYamlArray) .env -}}
+{{- $main := dict "name" (trimSuffix ".sh" .script) "image" (include "redis-ha.serverImage" $) "imagePullPolicy" $v.image.pullPolicy "command" (list "sh" (printf "/scripts/%s" .script)) "env" $env "resources" $v.backup.resources "securityContext" $v.containerSecurityContext "volumeMounts" $mounts -}}
+{{- $common := include "redis-ha.podSpecCommon" (dict "root" $ "component" "backup") | fromYaml -}}
+{{- if $restore -}}
+{{- $_ := unset $common "serviceAccountName" -}}
+{{- end }}
+{{- toYaml $common }}
+restartPolicy: Never
+{{- if .upload }}
+{{- /* The backup runs first; the upload container gets the new file's path in /backups/.latest. */}}
+{{- $upload := merge (dict "env" (append (.upload.env | default list) (dict "name" "BACKUP_LATEST" "value" "/backups/.latest")) "volumeMounts" (append (.upload.volumeMounts | default list) (dict "name" "backups" "mountPath" "/backups"))) (deepCopy .upload) (dict "securityContext" $v.containerSecurityContext) }}
+initContainers:
+  {{- list $main | toYaml | nindent 2 }}
+containers:
+  {{- list $upload | toYaml | nindent 2 }}
+{{- else }}
+containers:
+  {{- list $main | toYaml | nindent 2 }}
+{{- end }}
+volumes:
+  - name: backups
+    persistentVolumeClaim:
+      claimName: {{ include "redis-ha.backupClaim" $ }}
+  - name: scripts
+    configMap:
+      name: {{ $fullname }}-{{ ternary "restore-scripts" "scripts" $restore }}
+      defaultMode: 0555
+  - name: tmp
+    emptyDir:
+      sizeLimit: 64Mi
+  {{- if $restore }}
+  - name: data
+    persistentVolumeClaim:
+      claimName: {{ .data }}
+  {{- else }}
+  - name: config
+    configMap:
+      name: {{ $fullname }}-config
+  {{- if $v.auth.enabled }}
+  {{- /* Least privilege: the backup user's password with ACL users, else the password. */}}
+  - name: secret
+    secret:
+      defaultMode: 0400
+      {{- if $v.acl.enabled }}
+      secretName: {{ $v.acl.existingSecret }}
+      items:
+        - key: {{ $v.acl.users.backup.passwordKey }}
+          path: acl/backup
+      {{- else }}
+      secretName: {{ include "redis-ha.secretName" $ }}
+      items:
+        - key: {{ include "redis-ha.secretKey" $ }}
+          path: password
+      {{- end }}
+  {{- end }}
+  {{- with include "redis-ha.tlsVolume" $ }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  {{- end }}
 {{- end -}}

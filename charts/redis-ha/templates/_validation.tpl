@@ -5,6 +5,9 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- define "redis-ha.validateValues" -}}
 {{- $v := .Values -}}
 {{- $errors := list -}}
+{{- if not (has (toString $v.engine) (list "redis" "valkey")) -}}
+{{- $errors = append $errors (printf "engine: must be redis or valkey; got %q" (toString $v.engine)) -}}
+{{- end -}}
 {{- $n := int $v.replicas -}}
 {{- $majority := add (div $n 2) 1 -}}
 {{- if and (gt $n 1) (eq (mod $n 2) 0) -}}
@@ -46,13 +49,13 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- end -}}
 {{- if not $v.acl.existingSecret -}}
 {{- $keys := list -}}
-{{- range $role, $user := $v.acl.users -}}
+{{- range $role, $user := include "redis-ha.aclUsers" . | fromYaml -}}
 {{- $keys = append $keys $user.passwordKey -}}
 {{- end -}}
 {{- $errors = append $errors (printf "acl.existingSecret: acl.enabled needs the name of a Secret holding the ACL users' passwords under the keys %s" (join ", " $keys)) -}}
 {{- end -}}
 {{- $names := list -}}
-{{- range $role, $user := $v.acl.users -}}
+{{- range $role, $user := include "redis-ha.aclUsers" . | fromYaml -}}
 {{- if has $user.name $names -}}
 {{- $errors = append $errors (printf "acl.users.%s.name: %q is already the name of another ACL user; each user needs its own name" $role $user.name) -}}
 {{- end -}}
@@ -116,6 +119,12 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- $errors = append $errors (printf "tls.plainPorts.%s: must differ from redis.port, sentinel.port, the metrics ports and the other plain port; got %d" $key $port) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- if and $v.backup.restore.file (not $v.persistence.enabled) -}}
+{{- $errors = append $errors "backup.restore.file: needs persistence.enabled=true; the restore puts the backup on pod 0's claim" -}}
+{{- end -}}
+{{- if and $v.backup.enabled $v.acl.enabled (not $v.auth.enabled) -}}
+{{- $errors = append $errors "backup.enabled: with acl.enabled the backup user needs auth.enabled=true" -}}
 {{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nredis-ha: invalid values:\n  - %s\n" (join "\n  - " $errors)) -}}

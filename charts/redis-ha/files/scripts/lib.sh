@@ -382,3 +382,16 @@ my_record() {
     echo "0 - 0 1"
   fi
 }
+
+# check_rdb FILE: the engine's RDB checker on FILE (Valkey images may only have the valkey-*
+# name); prints its report and fails when the file is damaged.
+check_rdb() {
+  if command -v redis-check-rdb >/dev/null 2>&1; then
+    redis-check-rdb "$1" 2>&1
+  elif command -v valkey-check-rdb >/dev/null 2>&1; then
+    valkey-check-rdb "$1" 2>&1
+  else
+    echo "neither redis-check-rdb nor valkey-check-rdb is on PATH in this image"
+    return 1
+  fi
+}
