@@ -312,6 +312,28 @@ class TestHandoverAndProbes:
         assert s["readinessProbe"]["exec"]["command"] == ["sh", "/scripts/probe.sh", "sentinel-readiness"]
         assert s["startupProbe"]["exec"]["command"] == ["sh", "/scripts/probe.sh", "sentinel-readiness"]
 
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_sentinel_probe_timings_come_from_sentinel_values(self, layout):
+        """sentinel.*Probe set the sentinel container's probes; redis.*Probe only the redis container's."""
+        values = with_layout(layout, {
+            "sentinel": {"livenessProbe": {"periodSeconds": 7}, "readinessProbe": {"failureThreshold": 9}, "startupProbe": {"failureThreshold": 11}},
+            "redis": {"livenessProbe": {"periodSeconds": 30}, "readinessProbe": {"failureThreshold": 2}, "startupProbe": {"failureThreshold": 200}},
+        })
+        docs = render_chart(values)
+        s = container(statefulset_of(docs, "sentinel"), "sentinel")
+        r = container(statefulset_of(docs, "redis"), "redis")
+        assert (s["livenessProbe"]["periodSeconds"], s["readinessProbe"]["failureThreshold"], s["startupProbe"]["failureThreshold"]) == (7, 9, 11)
+        assert (r["livenessProbe"]["periodSeconds"], r["readinessProbe"]["failureThreshold"], r["startupProbe"]["failureThreshold"]) == (30, 2, 200)
+
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_sentinel_probe_defaults_match_the_redis_ones(self, layout):
+        """The sentinel probes' defaults are the timings they had when they followed redis.*Probe."""
+        docs = render_chart(layout)
+        s = container(statefulset_of(docs, "sentinel"), "sentinel")
+        r = container(statefulset_of(docs, "redis"), "redis")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert {k: v for k, v in s[probe].items() if k != "exec"} == {k: v for k, v in r[probe].items() if k != "exec"}, probe
+
     def test_single_mode_has_no_prestop(self):
         """replicas: 1 has nobody to hand over to."""
         assert "lifecycle" not in container(sts({"replicas": 1}), "redis")

@@ -97,15 +97,15 @@ tolerations:
   startupProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-readiness"]
-    {{- toYaml .Values.redis.startupProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.startupProbe | nindent 4 }}
   livenessProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-liveness"]
-    {{- toYaml .Values.redis.livenessProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.livenessProbe | nindent 4 }}
   readinessProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-readiness"]
-    {{- toYaml .Values.redis.readinessProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.readinessProbe | nindent 4 }}
   {{- if .Values.preStop.enabled }}
   lifecycle:
     preStop:
