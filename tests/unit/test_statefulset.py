@@ -161,7 +161,7 @@ class TestStatefulSet:
             assert tpl["metadata"]["annotations"]["a"] == "b"
         redis = by_kind_name(docs, "StatefulSet", "redis-ha")
         assert container(redis, "side")["image"] == "busybox"
-        assert redis["spec"]["template"]["spec"]["initContainers"][0]["name"] == "init"
+        assert [c["name"] for c in redis["spec"]["template"]["spec"]["initContainers"]] == ["exporter-auth", "init"]
 
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_service_account_token_not_mounted(self, name):
@@ -200,7 +200,7 @@ class TestSentinelStatefulSet:
         s = sentinel_sts()
         assert {c["name"]: [x["containerPort"] for x in c["ports"]] for c in s["spec"]["template"]["spec"]["containers"]} == {"sentinel": [26379], "sentinel-metrics": [9355]}
         volumes = [v["name"] for v in s["spec"]["template"]["spec"]["volumes"]]
-        assert volumes == ["config", "scripts", "secret", "run", "tmp"]
+        assert volumes == ["config", "scripts", "secret", "run", "exporter-auth", "tmp"]
         assert "data" not in [m["name"] for m in container(s, "sentinel")["volumeMounts"]]
 
     def test_shares_the_redis_pods_hardening(self):
