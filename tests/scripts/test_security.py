@@ -163,6 +163,10 @@ class TestAclUsers:
         reset_acl_logs(c)
         redis_metrics = scrape(c, 0, REDIS_PORT, "exporter", tmp_path)
         assert "\nredis_up 1" in redis_metrics
+        # With REDIS_USER, redis_exporter 1.69 looks the password up under the address with the user
+        # in it, 1.45 (Debian's, run here) under the plain address.
+        written = json.loads((tmp_path / f"exporter-auth-0-{REDIS_PORT}.json").read_text())
+        assert written == {f"redis://exporter@{c.ip(0)}:{REDIS_PORT}": acl_password("exporter"), f"redis://{c.ip(0)}:{REDIS_PORT}": acl_password("exporter")}
         assert 'redis_connected_slaves 2' in redis_metrics
         sentinel_metrics = scrape(c, 1, SENTINEL_PORT, "exporter", tmp_path)
         assert "\nredis_up 1" in sentinel_metrics

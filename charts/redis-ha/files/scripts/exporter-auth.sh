@@ -7,6 +7,10 @@
 # scrapes to its password; EXPORTER_ADDRS lists this pod's addresses, space-separated, exactly as
 # the exporters' REDIS_ADDR spells them. The password is the exporter ACL user's with ACL users,
 # else the default user's, as it is when the pod starts (like the probes' login, see lib.sh).
+# With a user (REDIS_USER) redis_exporter 1.69 looks the password up under the address with the
+# user in it, scheme://user@host:port, and 1.45 under the plain address: the file has both keys
+# then (ACL user names need no escaping: values.schema.json allows only letters, digits, '_', '.'
+# and '-').
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
@@ -27,8 +31,12 @@ umask 077
   printf '{'
   _sep=''
   for _addr in $EXPORTER_ADDRS; do
-    printf '%s%s: %s' "$_sep" "$(json_string "$_addr")" "$(json_string "$REDISCLI_AUTH")"
-    _sep=', '
+    _keys=$_addr
+    [ -z "${CLI_USER:-}" ] || _keys="$(printf '%s' "$_addr" | sed "s#://#://$CLI_USER@#") $_addr"
+    for _key in $_keys; do
+      printf '%s%s: %s' "$_sep" "$(json_string "$_key")" "$(json_string "$REDISCLI_AUTH")"
+      _sep=', '
+    done
   done
   printf '}\n'
 } >"$EXPORTER_AUTH_FILE.tmp"
