@@ -19,7 +19,7 @@ echo "== ct lint ($(ct version | sed -n 's/^Version:[[:space:]]*//p'))"
 ct lint --config ci/ct.yaml --all
 echo "== shellcheck"
 shellcheck --shell=sh --external-sources --source-path=SCRIPTDIR "$chart"/files/scripts/*.sh
-shellcheck --external-sources --source-path=SCRIPTDIR ci/*.sh ci/e2e/*.sh .ci/run ci/tox
+shellcheck --external-sources --source-path=SCRIPTDIR ci/*.sh ci/e2e/*.sh ci/e2e/offline/*.sh .ci/run ci/tox
 echo "== yamllint"
 yamllint --strict -c ci/lintconf.yaml "$chart/values.yaml" "$chart/Chart.yaml" "$chart"/ci/*.yaml examples/*.yaml ci/*.yaml \
   "$chart"/tests/*_test.yaml .github/workflows/*.yaml artifacthub-repo.yml

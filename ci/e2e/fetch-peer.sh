@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fetch a peer chart for the chaos suite's peer mode AT RUN TIME into the cache and print the
 # chart directory (stdout: that path only). The peer chart is never part of this repository.
 #

@@ -179,15 +179,46 @@ class TestPrometheusRule:
 class TestExporters:
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_sentinel_exporter_sidecar(self, layout):
-        """sentinel-metrics: redis_exporter on 9355 pointed at the Sentinel of its pod, password from the Secret."""
+        """sentinel-metrics: redis_exporter on 9355 pointed at the Sentinel of its pod, password from the exporter-auth file."""
         c = container(holder(layout, "sentinel-metrics"), "sentinel-metrics")
         env = env_of(c)
         assert env["REDIS_ADDR"] == "redis://127.0.0.1:26379"
         assert env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == ":9355"
-        assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-ha", "key": "password"}}
+        assert env["REDIS_PASSWORD_FILE"] == "/exporter-auth/passwords.json"
         assert c["ports"] == [{"name": "sentinel-metric", "containerPort": 9355}]
-        assert c["livenessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metric"}
+        assert c["livenessProbe"]["tcpSocket"] == {"port": "sentinel-metric"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metric"}
         assert c["command"] == ["redis_exporter"]
+
+    @pytest.mark.parametrize("tls", [pytest.param({}, id="plain"), pytest.param({"tls": {"enabled": True, "existingSecret": "redis-tls"}}, id="tls")])
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_exporter_auth_init_writes_every_address_its_pod_scrapes(self, layout, tls):
+        """exporter-auth runs before the exporters of each pod and writes the password of exactly the
+        addresses they scrape (REDIS_ADDR is the file's key), to the memory-backed volume they mount read-only."""
+        for sts in (d for d in render_chart({**layout, **tls}) if d["kind"] == "StatefulSet"):
+            pod = sts["spec"]["template"]["spec"]
+            exporters = [c for c in pod["containers"] if c["name"] in ("metrics", "sentinel-metrics")]
+            init = next(c for c in pod["initContainers"] if c["name"] == "exporter-auth")
+            assert env_of(init)["EXPORTER_ADDRS"].split() == [env_of(c)["REDIS_ADDR"] for c in exporters]
+            assert init["command"] == ["sh", "/scripts/exporter-auth.sh"]
+            assert {"name": "exporter-auth", "mountPath": "/exporter-auth"} in init["volumeMounts"]
+            for c in exporters:
+                assert env_of(c)["REDIS_PASSWORD_FILE"] == env_of(init)["EXPORTER_AUTH_FILE"]
+                assert {"name": "exporter-auth", "mountPath": "/exporter-auth", "readOnly": True} in c["volumeMounts"]
+            assert {"name": "exporter-auth", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}} in pod["volumes"]
+
+    @pytest.mark.parametrize("values", [pytest.param({"auth": {"enabled": False}}, id="auth-off"), pytest.param({"metrics": {"enabled": False}}, id="metrics-off")])
+    def test_no_exporter_auth_without_a_password_or_exporters(self, values):
+        """With nothing to log in with, or nobody to log in, there is no init container and no volume."""
+        for sts in (d for d in render_chart(values) if d["kind"] == "StatefulSet"):
+            pod = sts["spec"]["template"]["spec"]
+            assert "exporter-auth" not in [c["name"] for c in pod.get("initContainers", [])]
+            assert "exporter-auth" not in [v["name"] for v in pod["volumes"]]
+
+    def test_user_init_containers_run_after_exporter_auth(self):
+        """initContainers from values keep their place after the chart's own."""
+        pod = statefulset_of(render_chart({"initContainers": [{"name": "mine", "image": "busybox"}]}), "redis")["spec"]["template"]["spec"]
+        assert [c["name"] for c in pod["initContainers"]] == ["exporter-auth", "mine"]
 
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_exporters_follow_values(self, layout):
@@ -197,7 +228,7 @@ class TestExporters:
             c = container(statefulset_of(docs, name), name)
             assert c["command"] == ["/usr/bin/prometheus-redis-exporter"]
             assert env_of(c)["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == f":{port}"
-            assert "REDIS_PASSWORD" not in env_of(c)
+            assert "REDIS_PASSWORD" not in env_of(c) and "REDIS_PASSWORD_FILE" not in env_of(c)
 
     @pytest.mark.parametrize(
         ("values", "expected"),

@@ -76,5 +76,5 @@ def test_probes_on_chart_containers(docs):
     for d in docs:
         if d["kind"] != "StatefulSet":
             continue
-        for c in containers_of(d)[0]:
+        for c in d["spec"]["template"]["spec"]["containers"]:
             assert "livenessProbe" in c and "readinessProbe" in c, c["name"]

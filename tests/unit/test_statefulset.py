@@ -175,7 +175,7 @@ class TestStatefulSet:
             assert tpl["metadata"]["annotations"]["a"] == "b"
         redis = by_kind_name(docs, "StatefulSet", "redis-ha")
         assert container(redis, "side")["image"] == "busybox"
-        assert redis["spec"]["template"]["spec"]["initContainers"][0]["name"] == "init"
+        assert [c["name"] for c in redis["spec"]["template"]["spec"]["initContainers"]] == ["exporter-auth", "init"]
 
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_service_account_token_not_mounted(self, name):
@@ -214,7 +214,7 @@ class TestSentinelStatefulSet:
         s = sentinel_sts()
         assert {c["name"]: [x["containerPort"] for x in c["ports"]] for c in s["spec"]["template"]["spec"]["containers"]} == {"sentinel": [26379], "sentinel-metrics": [9355]}
         volumes = [v["name"] for v in s["spec"]["template"]["spec"]["volumes"]]
-        assert volumes == ["config", "scripts", "secret", "run", "tmp"]
+        assert volumes == ["config", "scripts", "secret", "run", "exporter-auth", "tmp"]
         assert "data" not in [m["name"] for m in container(s, "sentinel")["volumeMounts"]]
 
     def test_shares_the_redis_pods_hardening(self):
@@ -325,6 +325,28 @@ class TestHandoverAndProbes:
         assert s["livenessProbe"]["exec"]["command"] == ["sh", "/scripts/probe.sh", "sentinel-liveness"]
         assert s["readinessProbe"]["exec"]["command"] == ["sh", "/scripts/probe.sh", "sentinel-readiness"]
         assert s["startupProbe"]["exec"]["command"] == ["sh", "/scripts/probe.sh", "sentinel-readiness"]
+
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_sentinel_probe_timings_come_from_sentinel_values(self, layout):
+        """sentinel.*Probe set the sentinel container's probes; redis.*Probe only the redis container's."""
+        values = with_layout(layout, {
+            "sentinel": {"livenessProbe": {"periodSeconds": 7}, "readinessProbe": {"failureThreshold": 9}, "startupProbe": {"failureThreshold": 11}},
+            "redis": {"livenessProbe": {"periodSeconds": 30}, "readinessProbe": {"failureThreshold": 2}, "startupProbe": {"failureThreshold": 200}},
+        })
+        docs = render_chart(values)
+        s = container(statefulset_of(docs, "sentinel"), "sentinel")
+        r = container(statefulset_of(docs, "redis"), "redis")
+        assert (s["livenessProbe"]["periodSeconds"], s["readinessProbe"]["failureThreshold"], s["startupProbe"]["failureThreshold"]) == (7, 9, 11)
+        assert (r["livenessProbe"]["periodSeconds"], r["readinessProbe"]["failureThreshold"], r["startupProbe"]["failureThreshold"]) == (30, 2, 200)
+
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_sentinel_probe_defaults_match_the_redis_ones(self, layout):
+        """The sentinel probes' defaults are the timings they had when they followed redis.*Probe."""
+        docs = render_chart(layout)
+        s = container(statefulset_of(docs, "sentinel"), "sentinel")
+        r = container(statefulset_of(docs, "redis"), "redis")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert {k: v for k, v in s[probe].items() if k != "exec"} == {k: v for k, v in r[probe].items() if k != "exec"}, probe
 
     def test_single_mode_has_no_prestop(self):
         """replicas: 1 has nobody to hand over to."""

@@ -14,17 +14,23 @@ BAD = [
     pytest.param({"replicas": 5, "sentinel": {"quorum": 4}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 4", id="quorum-counts-sentinels-not-redis-pods"),
     pytest.param({"sentinel": {"replicas": 5, "quorum": 6}}, r"sentinel.quorum: must be between 3 \(a majority of the 5 Sentinels\) and 5; got 6", id="quorum-above-sentinel-replicas"),
     pytest.param({"sentinel": {"colocated": True, "quorum": 4}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 4", id="colocated-quorum-above-replicas"),
-    pytest.param({"boot": {"port": 6379}}, r"boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports in use; got 6379", id="boot-port-is-redis-port"),
-    pytest.param({"boot": {"port": 26379}}, r"boot.port: must differ .* got 26379", id="boot-port-is-sentinel-port"),
-    pytest.param({"boot": {"port": 9355}}, r"boot.port: must differ .* got 9355", id="boot-port-is-exporter-port"),
-    pytest.param({"redis": {"port": 16379}}, r"boot.port: must differ .* got 16379", id="redis-port-moved-onto-boot-port"),
+    pytest.param({"boot": {"port": 6379}}, r"redis.port and boot.port: both are 6379; every port the pods and Services open needs a number of its own", id="boot-port-is-redis-port"),
+    pytest.param({"boot": {"port": 26379}}, r"sentinel.port and boot.port: both are 26379;", id="boot-port-is-sentinel-port"),
+    pytest.param({"boot": {"port": 9355}}, r"boot.port and metrics.sentinelPort: both are 9355;", id="boot-port-is-exporter-port"),
+    pytest.param({"redis": {"port": 16379}}, r"redis.port and boot.port: both are 16379;", id="redis-port-moved-onto-boot-port"),
+    pytest.param({"redis": {"port": 26379}}, r"redis.port and sentinel.port: both are 26379;", id="redis-port-is-sentinel-port"),
+    pytest.param({"metrics": {"port": 6379}}, r"redis.port and metrics.port: both are 6379;", id="exporter-port-is-redis-port"),
+    pytest.param({"sentinel": {"port": 9355}}, r"sentinel.port and metrics.sentinelPort: both are 9355;", id="sentinel-port-is-sentinel-exporter-port"),
+    pytest.param({"redis": {"port": 9121}, "sentinel": {"port": 9121}}, r"redis.port, sentinel.port and metrics.port: all are 9121;", id="three-values-one-port"),
+    pytest.param({"auth": {"enabled": False, "password": "p"}}, r"auth.password: needs auth.enabled=true; with auth off Redis and Sentinel ask for no password", id="password-without-auth"),
+    pytest.param({"auth": {"enabled": False, "existingSecret": "s"}}, r"auth.existingSecret: needs auth.enabled=true", id="existing-secret-without-auth"),
     pytest.param({"auth": {"password": "p", "existingSecret": "s"}}, r"auth.password: set either auth.password or auth.existingSecret", id="password-and-existing-secret"),
     pytest.param({"pdb": {"minAvailable": 3}}, r"pdb.minAvailable: must be lower than replicas \(3\).* got 3", id="pdb-blocks-every-drain"),
     pytest.param({"persistence": {"size": "ten gigs"}}, r'persistence.size: must be a Kubernetes quantity such as 10Gi; got "ten gigs"', id="size-not-quantity"),
     pytest.param({"metrics": {"podMonitor": {"enabled": True}, "serviceMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: enable either metrics.podMonitor or metrics.serviceMonitor, not both", id="both-monitors"),
     pytest.param({"metrics": {"enabled": False, "podMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: needs metrics.enabled=true", id="pod-monitor-without-exporter"),
     pytest.param({"metrics": {"enabled": False, "grafanaDashboard": {"enabled": True}}}, r"metrics.grafanaDashboard.enabled: needs metrics.enabled=true", id="dashboard-without-exporter"),
-    pytest.param({"metrics": {"sentinelPort": 9121}}, r"metrics.sentinelPort: must differ from metrics.port, redis.port and sentinel.port.* got 9121", id="sentinel-exporter-port-clash"),
+    pytest.param({"metrics": {"sentinelPort": 9121}}, r"metrics.port and metrics.sentinelPort: both are 9121;", id="sentinel-exporter-port-clash"),
     pytest.param({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}}, r"metrics.serviceMonitor.enabled: needs metrics.enabled=true", id="monitor-without-exporter"),
 ]
 
@@ -43,6 +49,8 @@ GOOD = [
     pytest.param({"replicas": 1, "boot": {"port": 6379}}, id="boot-port-unused-when-single"),
     pytest.param({"boot": {"port": 6380}}, id="boot-port-on-the-plain-port-with-tls-off"),
     pytest.param({"boot": {"port": 9121}, "metrics": {"enabled": False}}, id="boot-port-on-the-exporter-port-with-metrics-off"),
+    pytest.param({"replicas": 1, "sentinel": {"port": 6379}, "metrics": {"sentinelPort": 9121}}, id="sentinel-ports-unused-when-single"),
+    pytest.param({"auth": {"enabled": False}}, id="auth-off-without-password"),
     pytest.param({"auth": {"existingSecret": "s"}}, id="existing-secret-alone"),
     pytest.param({"pdb": {"minAvailable": 2}}, id="pdb-two"),
     pytest.param({"pdb": {"minAvailable": "50%"}}, id="pdb-percent"),
@@ -68,11 +76,18 @@ def test_should_render_the_passing_twin(values):
     assert any(d["kind"] == "StatefulSet" for d in render_chart(values))
 
 
+def test_should_name_each_port_clash_once():
+    """Two values on one port give one message naming both, not one per direction."""
+    with pytest.raises(HelmTemplateError) as err:
+        render_chart({"boot": {"port": 6379}})
+    assert str(err.value).count("boot.port") == 1
+
+
 def test_should_report_every_problem_at_once():
     """One failure lists all problems, not only the first."""
     with pytest.raises(HelmTemplateError) as err:
         render_chart({"replicas": 4, "sentinel": {"replicas": 4}, "boot": {"port": 6379}, "auth": {"password": "p", "existingSecret": "s"}, "persistence": {"size": "x"}})
-    for field in ("replicas:", "sentinel.replicas:", "boot.port:", "auth.password:", "persistence.size:"):
+    for field in ("replicas:", "sentinel.replicas:", "redis.port and boot.port:", "auth.password:", "persistence.size:"):
         assert field in str(err.value)
 
 
@@ -100,6 +115,9 @@ SCHEMA_BAD = [
     pytest.param({"auth": {"enabled": "yes"}}, "enabled", id="auth-enabled-string"),
     pytest.param({"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}}, "whenDeleted", id="retention-enum"),
     pytest.param({"unknownTopLevel": 1}, "unknownTopLevel", id="unknown-top-level"),
+    pytest.param({"pdb": {"minAvailable": "half"}}, r"at '/pdb/minAvailable'", id="pdb-min-available-word"),
+    pytest.param({"sentinel": {"masterSet": "my master"}}, r"at '/sentinel/masterSet'", id="master-set-with-space"),
+    pytest.param({"podAntiAffinity": "maybe"}, r"at '/podAntiAffinity': value must be one of 'soft', 'hard', 'none'", id="anti-affinity-message"),
     pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisDown": {"fro": "5m"}}}}}, "fro", id="alert-key-misspelt"),
     pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisDwn": {"enabled": False}}}}}, "RedisDwn", id="alert-name-unknown"),
     pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisMemoryHigh": {"threshold": "ninety"}}}}}, "RedisMemoryHigh/threshold", id="alert-threshold-word"),

@@ -97,15 +97,15 @@ tolerations:
   startupProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-readiness"]
-    {{- toYaml .Values.redis.startupProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.startupProbe | nindent 4 }}
   livenessProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-liveness"]
-    {{- toYaml .Values.redis.livenessProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.livenessProbe | nindent 4 }}
   readinessProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-readiness"]
-    {{- toYaml .Values.redis.readinessProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.readinessProbe | nindent 4 }}
   {{- if .Values.preStop.enabled }}
   lifecycle:
     preStop:
@@ -136,23 +136,20 @@ Container port names are limited to 15 characters, hence `sentinel-metric`. Call
     {{- toYaml $.Values.metrics.command | nindent 4 }}
   env:
     {{- if $.Values.tls.enabled }}
-    # The certificate names the pods, not 127.0.0.1, and the exporter verifies the name:
-    # it connects to its own pod's FQDN.
     - name: POD_NAME
       valueFrom:
         fieldRef:
           fieldPath: metadata.name
+    {{- end }}
     - name: REDIS_ADDR
-      value: rediss://$(POD_NAME).{{ include "redis-ha.headless" $ }}.{{ $.Release.Namespace }}.svc.{{ $.Values.clusterDomain }}:{{ .target }}
+      value: {{ include "redis-ha.exporterAddr" (dict "root" $ "target" .target) }}
+    {{- if $.Values.tls.enabled }}
     - name: REDIS_EXPORTER_TLS_CA_CERT_FILE
       value: /tls/ca.crt
     - name: REDIS_EXPORTER_TLS_CLIENT_CERT_FILE
       value: /tls/tls.crt
     - name: REDIS_EXPORTER_TLS_CLIENT_KEY_FILE
       value: /tls/tls.key
-    {{- else }}
-    - name: REDIS_ADDR
-      value: redis://127.0.0.1:{{ .target }}
     {{- end }}
     - name: REDIS_EXPORTER_WEB_LISTEN_ADDRESS
       value: ":{{ .port }}"
@@ -163,18 +160,16 @@ Container port names are limited to 15 characters, hence `sentinel-metric`. Call
     - name: REDIS_USER
       value: {{ $acl.users.exporter.name | quote }}
     {{- end }}
-    - name: REDIS_PASSWORD
-      valueFrom:
-        secretKeyRef:
-          name: {{ ternary $acl.existingSecret (include "redis-ha.secretName" $) $acl.enabled }}
-          key: {{ ternary $acl.users.exporter.passwordKey (include "redis-ha.secretKey" $) $acl.enabled }}
+    {{- /* The password comes from a file the exporter-auth init container wrote (exporter-auth.sh). */}}
+    - name: REDIS_PASSWORD_FILE
+      value: /exporter-auth/passwords.json
     {{- end }}
   ports:
     - name: {{ .portName }}
       containerPort: {{ .port }}
+  # Alive while it accepts connections; ready once its HTTP handler answers /health.
   livenessProbe:
-    httpGet:
-      path: /health
+    tcpSocket:
       port: {{ .portName }}
     periodSeconds: 10
     timeoutSeconds: 5
@@ -188,10 +183,83 @@ Container port names are limited to 15 characters, hence `sentinel-metric`. Call
     {{- toYaml $.Values.metrics.resources | nindent 4 }}
   securityContext:
     {{- toYaml $.Values.containerSecurityContext | nindent 4 }}
-  {{- with include "redis-ha.tlsVolumeMount" $ }}
+  {{- if or $.Values.auth.enabled $.Values.tls.enabled }}
   volumeMounts:
+    {{- if $.Values.auth.enabled }}
+    - name: exporter-auth
+      mountPath: /exporter-auth
+      readOnly: true
+    {{- end }}
+    {{- with include "redis-ha.tlsVolumeMount" $ }}
     {{- . | nindent 4 }}
+    {{- end }}
   {{- end }}
+{{- end -}}
+
+{{/* redis-ha.exporterAddr: returns the address an exporter scrapes, as its REDIS_ADDR and the key of its
+password file spell it. With TLS the certificate names the pods, not 127.0.0.1, and the exporter
+verifies the name, so it connects to its own pod's FQDN (POD_NAME from the downward API).
+Call as (include "redis-ha.exporterAddr" (dict "root" . "target" 6379)). */}}
+{{- define "redis-ha.exporterAddr" -}}
+{{- if not (and (hasKey . "root") (hasKey . "target")) -}}
+{{- fail "redis-ha.exporterAddr: call as (include \"redis-ha.exporterAddr\" (dict \"root\" . \"target\" 6379))" -}}
+{{- end -}}
+{{- $ := .root -}}
+{{- if $.Values.tls.enabled -}}
+rediss://$(POD_NAME).{{ include "redis-ha.headless" $ }}.{{ $.Release.Namespace }}.svc.{{ $.Values.clusterDomain }}:{{ .target }}
+{{- else -}}
+redis://127.0.0.1:{{ .target }}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.exporterAuthInit: returns the exporter-auth init container as a list item, or nothing when
+this pod runs no exporter or auth is off. It writes the exporters' password file (exporter-auth.sh)
+to the memory-backed exporter-auth volume. Call as
+(include "redis-ha.exporterAuthInit" (dict "root" . "component" "server")) with component server or sentinel. */}}
+{{- define "redis-ha.exporterAuthInit" -}}
+{{- if not (and (hasKey . "root") (hasKey . "component")) -}}
+{{- fail "redis-ha.exporterAuthInit: call as (include \"redis-ha.exporterAuthInit\" (dict \"root\" . \"component\" \"server\"))" -}}
+{{- end -}}
+{{- $ := .root -}}
+{{- if and $.Values.metrics.enabled $.Values.auth.enabled -}}
+{{- $targets := list -}}
+{{- if eq .component "sentinel" -}}
+{{- $targets = list $.Values.sentinel.port -}}
+{{- else -}}
+{{- $targets = list $.Values.redis.port -}}
+{{- if include "redis-ha.colocated" $ -}}
+{{- $targets = append $targets $.Values.sentinel.port -}}
+{{- end -}}
+{{- end -}}
+{{- $addrs := list -}}
+{{- range $targets -}}
+{{- $addrs = append $addrs (include "redis-ha.exporterAddr" (dict "root" $ "target" .)) -}}
+{{- end -}}
+- name: exporter-auth
+  image: {{ include "redis-ha.image" $.Values.image }}
+  imagePullPolicy: {{ $.Values.image.pullPolicy }}
+  command: ["sh", "/scripts/exporter-auth.sh"]
+  env:
+    {{- include "redis-ha.scriptEnv" $ | nindent 4 }}
+    {{- if $.Values.tls.enabled }}
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    {{- end }}
+    - name: EXPORTER_ADDRS
+      value: {{ join " " $addrs | quote }}
+    - name: EXPORTER_AUTH_FILE
+      value: /exporter-auth/passwords.json
+  resources:
+    {{- toYaml $.Values.metrics.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml $.Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    {{- include "redis-ha.volumeMounts" $ | nindent 4 }}
+    - name: exporter-auth
+      mountPath: /exporter-auth
+{{- end -}}
 {{- end -}}
 
 {{/* redis-ha.sentinelExporter: returns the sentinel-metrics exporter container as a list item, or nothing
@@ -248,6 +316,13 @@ as list items, call as (include "redis-ha.podVolumes" .) */}}
   emptyDir:
     medium: Memory
     sizeLimit: 8Mi
+{{- if and .Values.metrics.enabled .Values.auth.enabled }}
+# The exporters' password file (exporter-auth.sh): memory only, gone with the pod.
+- name: exporter-auth
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+{{- end }}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi

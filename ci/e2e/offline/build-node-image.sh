@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Produce a kind node image for $K8S_VERSION and print its reference on stdout.
 #
 # 1. $NODE_IMAGE set            -> use it as is.
@@ -17,8 +18,9 @@
 #    storage images): sleep container from the base image, binaries to /usr/bin,
 #    /kind/version, /kind/manifests/default-{cni,storage}.yaml, `ctr images import`, commit.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$E2E_DIR/rootfs.sh"
+. "$(dirname "$0")/../lib.sh"
+hold_lock node-image
+. "$OFFLINE_DIR/rootfs.sh"
 
 UPSTREAM_NODE_IMAGE=${UPSTREAM_NODE_IMAGE:-kindest/node:$K8S_VERSION}
 PULL_TIMEOUT=${PULL_TIMEOUT:-20}
@@ -28,7 +30,7 @@ UPSTREAM_ONLY=0; [ "${1:-}" = --upstream-only ] && { UPSTREAM_ONLY=1; shift; }
 
 if [ -n "${NODE_IMAGE:-}" ]; then echo "$NODE_IMAGE"; exit 0; fi
 
-docker info >/dev/null 2>&1 || die "docker is not running (run ci/e2e/docker.sh)"
+docker info >/dev/null 2>&1 || die "docker is not running (run ci/e2e/offline/docker.sh)"
 
 if [ "${E2E_OFFLINE_NODE:-auto}" != "always" ]; then
   if docker image inspect "$UPSTREAM_NODE_IMAGE" >/dev/null 2>&1; then
@@ -53,7 +55,7 @@ PAUSE_IMAGE="registry.k8s.io/pause:$PAUSE_VERSION"
 GT="$CACHE/gotools"
 ETCD_VERSION=${ETCD_VERSION:-v3.6.5}
 CRICTL_VERSION=${CRICTL_VERSION:-v1.34.0}
-"$E2E_DIR/build-gotools.sh" crictl
+"$OFFLINE_DIR/build-gotools.sh" crictl
 
 # ---- node base rootfs -------------------------------------------------------------
 hook_nodebase() {
@@ -130,8 +132,8 @@ HELPER_TAR=$(rootfs_tar local-path-helper trixie "busybox" hook_helper)
 [ "${1:-}" = base ] && exit 0
 
 # ---- inputs ---------------------------------------------------------------------
-"$E2E_DIR/build-k8s.sh"
-"$E2E_DIR/build-gotools.sh"
+"$OFFLINE_DIR/build-k8s.sh"
+"$OFFLINE_DIR/build-gotools.sh"
 KBIN="$CACHE/k8s/$K8S_VERSION/bin"
 
 # exact names kubeadm looks for
@@ -184,7 +186,9 @@ fi
 ids=""
 for i in "$BASE_IMAGE" "${NODE_COMPONENT_IMAGES[@]}"; do ids="$ids $(docker image inspect -f '{{.Id}}' "$i")"; done
 for b in kubeadm kubelet kubectl; do ids="$ids $(sha256sum <"$KBIN/$b" | cut -c1-16)"; done
-NODE_KEY=$(_key "node-v1 $ids $(cat "$E2E_DIR/kube-router.yaml")")
+# The manifest without its licence line, so the key (and the image) stays the same when only the
+# header changes.
+NODE_KEY=$(_key "node-v1 $ids $(sed '/^# SPDX-License-Identifier/d' "$OFFLINE_DIR/kube-router.yaml")")
 NODE_IMAGE="redis-ha.local/kind-node:$K8S_VERSION"
 if [ "$(docker image inspect -f '{{index .Config.Labels "redis-ha.e2e.key"}}' "$NODE_IMAGE" 2>/dev/null)" = "$NODE_KEY" ]; then
   log "node image $NODE_IMAGE up to date"
@@ -203,7 +207,7 @@ for b in kubeadm kubelet kubectl; do
   docker exec "$cid" chown root:root "/usr/bin/$b"
 done
 docker exec "$cid" sh -c "mkdir -p /kind/manifests && printf '%s' '$K8S_VERSION' >/kind/version"
-sed "s#image: redis-ha.local/kube-router:.*#image: $KUBE_ROUTER_IMAGE#" "$E2E_DIR/kube-router.yaml" >"$CACHE/default-cni.yaml"
+sed -e '/^# SPDX-License-Identifier/d' -e "s#image: redis-ha.local/kube-router:.*#image: $KUBE_ROUTER_IMAGE#" "$OFFLINE_DIR/kube-router.yaml" >"$CACHE/default-cni.yaml"
 docker cp "$CACHE/default-cni.yaml" "$cid:/kind/manifests/default-cni.yaml"
 # kind's own storage manifest (local-path-provisioner), with its image names
 # shellcheck disable=SC2016 # the backquotes are Go's, matched literally

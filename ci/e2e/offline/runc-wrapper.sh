@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # runc wrapper for hosts whose capability bounding set lacks a capability
 # (here CAP_SYS_RESOURCE). Docker asks for every known capability for
 # --privileged containers; runc then fails with
@@ -6,7 +7,7 @@
 # We drop the missing capabilities from the OCI spec before runc sees it:
 #   create/run: <bundle>/config.json   (.process.capabilities.*)
 #   exec:       the --process JSON file (.capabilities.*)
-# Installed by ci/e2e/docker.sh only when a capability is missing; the list is
+# Installed by ci/e2e/offline/docker.sh only when a capability is missing; the list is
 # substituted into DROP_CAPS at install time.
 REAL_RUNC=${REAL_RUNC:-@REAL_RUNC@}
 DROP_CAPS=${DROP_CAPS:-@DROP_CAPS@}

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # Rootfs + image helpers (sourced). Images are `docker import`s of rootfs tarballs:
 # no registry, no Dockerfile FROM pulls.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the Kubernetes binaries kind's node image needs from the Go module proxy.
 #
 # k8s.io/kubernetes replaces its ~30 staging modules (k8s.io/api, ...) with
@@ -10,7 +11,7 @@
 # Output: $CACHE/k8s/$K8S_VERSION/bin/{kubeadm,kubelet,kubectl,kube-apiserver,
 #         kube-controller-manager,kube-scheduler,kube-proxy}
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 OUT="$CACHE/k8s/$K8S_VERSION/bin"
 BINS="kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy"

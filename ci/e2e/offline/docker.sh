@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Make sure a Docker engine is running.
 #  - if `docker info` already works: nothing to do (any engine, any machine)
 #  - else install Debian's docker.io when dockerd is missing, and start dockerd in the
@@ -10,7 +11,8 @@
 # Exits non-zero with the reason when Docker cannot be brought up.
 # `docker.sh stop` stops the dockerd started here (pid file), nothing else.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
+hold_lock docker
 
 if [ "${1:-}" = stop ]; then
   # stop the dockerd this script started (pid file), nothing else
@@ -58,7 +60,7 @@ if [ -n "$missing_caps" ]; then
   [ -n "$real_runc" ] || die "runc not found (docker.io should bring it)"
   wrapper="$CACHE/bin/runc-dropcaps"
   sed -e "s#@REAL_RUNC@#$real_runc#" -e "s#@DROP_CAPS@#$missing_caps#" -e "s#@JQ@#$(command -v jq)#" \
-    "$E2E_DIR/runc-wrapper.sh" >"$wrapper.tmp"
+    "$OFFLINE_DIR/runc-wrapper.sh" >"$wrapper.tmp"
   chmod 0755 "$wrapper.tmp"; mv -f "$wrapper.tmp" "$wrapper"
   log "capability bounding set lacks: $missing_caps -> dockerd default runtime = $wrapper"
   args+=(--add-runtime "runc-dropcaps=$wrapper" --default-runtime runc-dropcaps)

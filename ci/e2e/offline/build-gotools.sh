@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the cluster add-on binaries from the Go module proxy into $CACHE/gotools/<name>-<version>/:
 #   etcd (go.etcd.io/etcd/server/v3), coredns, kube-router (CNI + iptables/ipset
 #   NetworkPolicy), local-path-provisioner, crictl, and the k8s pause binary (C, from the
 #   k8s.io/kubernetes module's build/pause/linux/pause.c).
 # Usage: build-gotools.sh [name...]   (default: all)
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 ETCD_VERSION=${ETCD_VERSION:-v3.6.5}
 LPP_VERSION=${LPP_VERSION:-v0.0.30}
