@@ -236,7 +236,7 @@ to the memory-backed exporter-auth volume. Call as
 {{- $addrs = append $addrs (include "redis-ha.exporterAddr" (dict "root" $ "target" .)) -}}
 {{- end -}}
 - name: exporter-auth
-  image: {{ include "redis-ha.image" $.Values.image }}
+  image: {{ include "redis-ha.serverImage" $ }}
   imagePullPolicy: {{ $.Values.image.pullPolicy }}
   command: ["sh", "/scripts/exporter-auth.sh"]
   env:

@@ -8,7 +8,8 @@ beside it as `redis-ha/kube-score-reason.<check>`). Each exception is emitted on
 that cause it are in place: set the limit, the digest or the pull policy and the annotation goes,
 and the check passes on its own. docs/security.md lists them. Returns nothing when no exception
 applies. Call as (include "redis-ha.scanAnnotations" (dict "root" . "object" "server")) with object
-server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet) or test (the helm test pod). */}}
+server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet), test (the helm test pod) or
+backup (the backup CronJob and the restore Job). */}}
 {{- define "redis-ha.scanAnnotations" -}}
 {{- if not (and (hasKey . "root") (hasKey . "object")) -}}
 {{- fail "redis-ha.scanAnnotations: call as (include \"redis-ha.scanAnnotations\" (dict \"root\" . \"object\" \"server\"))" -}}
@@ -22,10 +23,11 @@ server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet) or test (the
 {{- $ephemeral := "No ephemeral-storage requests or limits: the root filesystems are read-only and the containers write only to emptyDirs with a sizeLimit; a per-container limit would count the container's logs too and could evict a master for logging." -}}
 {{- $liveness := "The helm test pod runs one script to completion in seconds; a liveness probe would have nothing to watch." -}}
 {{- $readiness := "The helm test pod serves nothing, so nothing waits for it to be ready." -}}
+{{- $backupEphemeral := "No ephemeral-storage requests or limits: the backup container's root filesystem is read-only and it writes only to the backup volume, which is sized by backup.persistence.size; backup.resources sets them." -}}
 {{- /* [scanner check reason] triples for this object with these values. */ -}}
 {{- $skips := list -}}
 {{- $images := list $v.image -}}
-{{- if and $v.metrics.enabled (ne $object "test") -}}
+{{- if and $v.metrics.enabled (not (has $object (list "test" "backup"))) -}}
 {{- $images = append $images $v.metrics.image -}}
 {{- end -}}
 {{- $notAlways := false -}}
@@ -38,6 +40,12 @@ server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet) or test (the
 {{- $skips = append $skips (list "checkov" "CKV_K8S_8" $liveness) -}}
 {{- $skips = append $skips (list "checkov" "CKV_K8S_9" $readiness) -}}
 {{- $skips = append $skips (list "kube-score" "pod-probes" $readiness) -}}
+{{- else if eq $object "backup" -}}
+{{- $limits := $v.backup.resources.limits | default dict -}}
+{{- $requests := $v.backup.resources.requests | default dict -}}
+{{- if not (and (hasKey $limits "ephemeral-storage") (hasKey $requests "ephemeral-storage")) -}}
+{{- $skips = append $skips (list "kube-score" "container-ephemeral-storage-request-and-limit" $backupEphemeral) -}}
+{{- end -}}
 {{- else -}}
 {{- /* The long-running containers whose resources come from redis.resources or sentinel.resources. */ -}}
 {{- $resources := list -}}
