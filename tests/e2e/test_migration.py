@@ -7,11 +7,12 @@ still writes to the old master; the writer then switches to the release through 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 from kubernetes import client
 
-from tests.e2e.kube import Layout, Release, images, wait_for
+from tests.e2e.kube import Layout, Release, helm, images, wait_for
 
 NS = "e2e-migration"
 REL = "redis-ha"
@@ -71,7 +72,23 @@ def migration(make_release, core, chart):
 
     rel = make_release(REL, NS, {"migration": {"enabled": True, "source": SOURCE}}, secrets={OLD: {"password": OLD_PASSWORD}}, prepare=prepare)
     state["rel"] = rel
+    state["sync_seconds"] = sync_seconds(rel)
     return state
+
+
+def sync_seconds(rel: Release) -> list[float]:
+    """Each Redis pod's initial sync from the old master, from its redis log: the first
+    "Connecting to MASTER" to "MASTER <-> REPLICA sync: Finished with success"."""
+    out = []
+    for i in range(rel.replicas):
+        log = rel.core.read_namespaced_pod_log(rel.pod(i), rel.namespace, container="redis")
+        stamps = {}
+        for line in log.splitlines():
+            for key, marker in (("start", "Connecting to MASTER"), ("done", "sync: Finished with success")):
+                if marker in line and key not in stamps:
+                    stamps[key] = datetime.strptime(" ".join(line.split()[1:5]), "%d %b %Y %H:%M:%S.%f")
+        out.append(round((stamps["done"] - stamps["start"]).total_seconds(), 2))
+    return out
 
 
 def used_memory(info) -> int:
@@ -124,6 +141,8 @@ class TestMigration:
         new_writer.stop()
         new_writer.join(60)
         master = rel.invariants()
+        notes = helm("get", "notes", REL, "--namespace", NS)
+        assert "MIGRATION CUT OVER" in notes and f"stop writing to {SOURCE['host']}:6379 and connect through Sentinel" in notes, notes
         stored = rel.stored_keys("mig")
         old_ok = [r for r in old_writer.records if r["ok"]]
         before = {r["k"] for r in old_ok if r["t"] + r["d"] < started}
@@ -138,6 +157,7 @@ class TestMigration:
         figs = {
             "dataset_keys": KEYS, "dataset_value_bytes": VALUE_BYTES, "dataset_used_memory": used_memory(migration["dataset_bytes"]),
             "fill_seconds": migration["bulk"]["seconds"], "install_and_initial_sync_s": round(rel.install_seconds, 1),
+            "initial_sync_s_per_pod": migration["sync_seconds"],
             "cutover_upgrade_s": round(upgraded - started, 1), "new_master": master,
             "acked_before_cutover": len(before), "acked_during_upgrade": len(during), "acked_during_upgrade_in_release": len(during & stored),
             # The write outage of the switch: the old writer's last acknowledged write to the new
