@@ -184,13 +184,14 @@ class Cluster:
     def source_ip(self) -> str:
         return f"127.{self.net}.250.1"
 
-    def set_migration(self, enabled: bool = True, username: str = "") -> None:
+    def set_migration(self, enabled: bool = True, username: str = "", tls: bool = False) -> None:
         """Writes the migration settings as the chart's ConfigMap holds them (one file per key)
         and the source's password file; rewritten in place, as the kubelet updates a mounted
         ConfigMap."""
         self.migration_dir = self.tmp / "migration"
         self.migration_dir.mkdir(exist_ok=True)
-        settings = {"enabled": "true" if enabled else "false", "host": self.source_host, "port": str(REDIS_PORT), "username": username, "tls": "false"}
+        self.source_tls = tls
+        settings = {"enabled": "true" if enabled else "false", "host": self.source_host, "port": str(REDIS_PORT), "username": username, "tls": "true" if tls else "false"}
         for key, value in settings.items():
             (self.migration_dir / key).write_text(value)
         self.source_password_file = self.tmp / "source-password"
@@ -206,6 +207,11 @@ class Cluster:
         conf = data / "source.conf"
         quoted = SOURCE_PASSWORD.replace("\\", "\\\\").replace('"', '\\"')
         conf.write_text(f'bind {self.source_ip}\nport {REDIS_PORT}\ndir {data}\nsave ""\nappendonly no\nprotected-mode no\nrequirepass "{quoted}"\n')
+        if self.source_tls:
+            # TLS only, client certificates required: the nodes present their own (the CA is shared).
+            with open(conf, "a") as fh:
+                fh.write(f"port 0\ntls-port {REDIS_PORT}\ntls-cert-file {self.tls_dir}/tls.crt\ntls-key-file {self.tls_dir}/tls.key\n"
+                         f"tls-ca-cert-file {self.tls_dir}/ca.crt\ntls-auth-clients yes\n")
         self.source_running = True
         self.write_hosts()
         log = self.tmp / "source.log"
@@ -216,6 +222,7 @@ class Cluster:
         return proc
 
     def source(self, **kw) -> redis.Redis:
+        kw = {**(self.tls_kwargs() if self.source_tls else {}), **kw}
         return redis.Redis(host=self.source_ip, port=REDIS_PORT, password=SOURCE_PASSWORD, socket_timeout=3, socket_connect_timeout=2, **kw)
 
     def exist(self, *ordinals: int) -> None:

@@ -14,7 +14,7 @@ KEYS = 500
 
 def following(c, **kw):
     """A set installed with migration.enabled, following a source that holds KEYS keys."""
-    c = c(migration={"enabled": True}, **kw)
+    c = c(**{"migration": {"enabled": True}, **kw})
     c.start_source()
     src = c.source()
     for k in range(KEYS):
@@ -147,3 +147,20 @@ class TestCutover:
         assert [c.role(i) for i in range(c.replicas)] == ["slave"] * c.replicas
         for i in range(c.sentinels):
             assert c.sentinel(i).execute_command("SENTINEL", "MASTERS") == []
+
+
+class TestTls:
+    @pytest.mark.parametrize("source_tls", [True, False], ids=["tls-source", "plain-source"])
+    def test_follows_the_source_as_it_speaks_and_cuts_over_to_the_set_s_tls(self, make_cluster, source_tls):
+        """tls.enabled on the set: replication from the source over TLS (presenting the nodes'
+        certificate) or plain text, as migration.source.tls.enabled says; after the cutover the
+        nodes replicate from each other over TLS."""
+        c = following(make_cluster, colocated=False, values={"tls": {"enabled": True}}, migration={"enabled": True, "tls": source_tls})
+        assert_follows_source(c)
+        assert c.redis(1, decode_responses=True).config_get("tls-replication")["tls-replication"] == ("yes" if source_tls else "no")
+        done = cutover(c)
+        assert done.returncode == 0, done.stderr
+        assert c.assert_invariants(60) == 0
+        for i in (1, 2):
+            assert c.redis(i, decode_responses=True).config_get("tls-replication")["tls-replication"] == "yes"
+            assert c.redis(i).dbsize() == KEYS
