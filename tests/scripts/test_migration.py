@@ -164,3 +164,12 @@ class TestTls:
         for i in (1, 2):
             assert c.redis(i, decode_responses=True).config_get("tls-replication")["tls-replication"] == "yes"
             assert c.redis(i).dbsize() == KEYS
+
+
+def test_single_pod_follows_the_source_and_becomes_master_at_the_cutover(make_cluster):
+    """replicas: 1 with migration.enabled: the one pod follows the source; the cutover makes it master."""
+    c = following(make_cluster, replicas=1)
+    assert_follows_source(c)
+    done = cutover(c)
+    assert done.returncode == 0, done.stderr
+    assert c.role(0) == "master" and c.redis(0).dbsize() == KEYS
