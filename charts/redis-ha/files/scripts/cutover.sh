@@ -13,7 +13,7 @@
 #      continue from its stream without a full sync), with this set's own credentials;
 #   4. the elected pod stops following the source (REPLICAOF NO ONE): the set is independent and
 #      the Sentinels, which monitor nothing while migrating, start monitoring it.
-# A set that already has its own master (the hook ran before) is left as it is.
+# A set that already has a master of its own (the hook ran before) is left as it is.
 # Extra environment: CUTOVER_MAX_LAG (bytes), CUTOVER_WAIT (seconds), CUTOVER_FORCE.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
@@ -27,27 +27,19 @@ field() {
   printf '%s\n' "$_info" | sed -n "s/^$1://p"
 }
 
-# independent: true (and says so) when one pod of the set is master and every other follows it.
-independent() {
-  _master=""
+# cut_over_already: true (and says so) when a pod of the set answers ROLE master: the cutover
+# happened (a later upgrade runs the hook again) and Sentinel looks after the set from here; pods
+# that are down or restarting meanwhile do not make the upgrade fail.
+cut_over_already() {
   _o=0
   while [ "$_o" -lt "$REPLICAS" ]; do
-    _info=$(cli_raw "$(node_host "$_o")" "$REDIS_PORT" INFO replication | tr -d '\r')
-    if [ "$(field role)" = master ]; then
-      [ -z "$_master" ] || return 1
-      _master=$(node_host "$_o")
+    if [ "$(role "$(node_host "$_o")" "$REDIS_PORT")" = master ]; then
+      log "the set is already independent of the source: $(node_host "$_o") is master; nothing to do"
+      return 0
     fi
     _o=$((_o + 1))
   done
-  [ -n "$_master" ] || return 1
-  _o=0
-  while [ "$_o" -lt "$REPLICAS" ]; do
-    if [ "$(node_host "$_o")" != "$_master" ]; then
-      [ "$(info_field "$(node_host "$_o")" "$REDIS_PORT" replication master_host)" = "$_master" ] || return 1
-    fi
-    _o=$((_o + 1))
-  done
-  log "the set is already independent of the source: $_master is master and every other pod follows it"
+  return 1
 }
 
 # check_sync: sets RECORDS ("<ordinal> <time> <replid> <offset> <keys>" per pod) and PROBLEMS
@@ -113,7 +105,7 @@ own_login_commands() {
 main() {
   load_auth
   SOURCE="$(migration_setting host):$(migration_setting port)"
-  if independent; then
+  if cut_over_already; then
     exit 0
   fi
   [ -n "$(migration_setting host)" ] || die "no migration source is configured (migration.source.host)"
