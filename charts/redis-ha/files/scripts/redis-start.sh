@@ -14,8 +14,9 @@
 #     "nobody answered, so I am master". The wait has no limit: the boot port answers the
 #     probes meanwhile, so Kubernetes does not restart a pod that waits for its peers.
 #   - while migration.enabled, the set follows an external master (migration.source): no
-#     election, no beacon record of the source as a peer; a pod follows a peer only when exactly
-#     one peer is master (the cutover happened and the setting has not reached this pod yet).
+#     election, and the source is never compared with this pod's data as a peer would be; a pod
+#     follows a peer only when exactly one peer is master (the cutover happened and the setting
+#     has not reached this pod yet).
 # Override for a pod that is gone for good (docs/operations.md, "Full restarts"):
 #   kubectl exec <pod> -c redis -- touch /run/redis/boot.force-master
 # Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW.
