@@ -84,4 +84,18 @@ def engine_cases() -> list[Case]:
     ]
 
 
-MATRIX = ci_cases() + generated_cases() + tls_cases() + layout_cases() + engine_cases()
+def migration_cases() -> list[Case]:
+    """Following an external master (migration.enabled) and the cutover configuration (a source set,
+    migration.enabled off: the pre-upgrade hook Job), with TLS to the source and the layouts."""
+    source = {"host": "redis-master.old.svc.cluster.local", "existingSecret": "old-redis"}
+    tls = {"enabled": True, "existingSecret": "redis-tls"}
+    return [
+        Case("migration-following", {"migration": {"enabled": True, "source": source}}),
+        Case("migration-following-colocated-restricted-np", {"migration": {"enabled": True, "source": source}, "sentinel": {"colocated": True}, "networkPolicy": {"allowExternal": False}}),
+        Case("migration-cutover", {"migration": {"source": source}}),
+        Case("migration-cutover-tls-source-ca-user", {"migration": {"source": {**source, "username": "replicator", "tls": {"enabled": True, "existingSecret": "old-ca"}}}, "tls": tls}),
+        Case("migration-single", {"replicas": 1, "migration": {"enabled": True, "source": source}}),
+    ]
+
+
+MATRIX = ci_cases() + generated_cases() + tls_cases() + layout_cases() + engine_cases() + migration_cases()

@@ -10,12 +10,12 @@ PASSWORD = "matrix-password-%#&"
 
 
 def containers_of(doc):
-    spec = doc["spec"].get("template", {}).get("spec") if doc["kind"] == "StatefulSet" else doc["spec"]
+    spec = doc["spec"].get("template", {}).get("spec") if doc["kind"] in ("StatefulSet", "Job") else doc["spec"]
     return spec.get("initContainers", []) + spec["containers"], spec
 
 
 def workloads(docs):
-    return [d for d in docs if d["kind"] in ("StatefulSet", "Pod")]
+    return [d for d in docs if d["kind"] in ("StatefulSet", "Job", "Pod")]
 
 
 @pytest.fixture(params=MATRIX, ids=[m.id for m in MATRIX], scope="module")
@@ -52,7 +52,7 @@ def test_password_only_in_secret(docs):
             continue
         if d["kind"] == "ConfigMap":
             assert PASSWORD not in str(d)
-        for c in containers_of(d)[0] if d["kind"] in ("StatefulSet", "Pod") else []:
+        for c in containers_of(d)[0] if d["kind"] in ("StatefulSet", "Job", "Pod") else []:
             assert PASSWORD not in str(c.get("command", [])) + str(c.get("args", []))
             for e in c.get("env", []):
                 assert PASSWORD not in str(e.get("value", "")), e["name"]

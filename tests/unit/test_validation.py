@@ -32,6 +32,18 @@ BAD = [
     pytest.param({"metrics": {"enabled": False, "grafanaDashboard": {"enabled": True}}}, r"metrics.grafanaDashboard.enabled: needs metrics.enabled=true", id="dashboard-without-exporter"),
     pytest.param({"metrics": {"sentinelPort": 9121}}, r"metrics.port and metrics.sentinelPort: both are 9121;", id="sentinel-exporter-port-clash"),
     pytest.param({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}}, r"metrics.serviceMonitor.enabled: needs metrics.enabled=true", id="monitor-without-exporter"),
+    pytest.param({"migration": {"enabled": True}}, r"migration.source.host: migration.enabled needs the host name or address of the running master to follow", id="migration-without-source"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-master.old"}}},
+                 r"migration.source.existingSecret: name the Secret holding the source's password under the key password \(migration.source.passwordKey\)", id="migration-without-secret"),
+    pytest.param({"migration": {"source": {"host": "redis-master.old", "passwordKey": "redis-password"}}}, r"migration.source.existingSecret: .* under the key redis-password", id="cutover-without-secret"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s", "tls": {"enabled": True}}}},
+                 r"migration.source.tls.enabled: needs tls.enabled=true; Redis replicates over TLS with the pods' own certificate", id="migration-tls-without-own-tls"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-ha-headless", "existingSecret": "s"}}},
+                 r"migration.source.host: redis-ha-headless is a pod or Service of this release; name the master of the Redis you migrate from", id="migration-from-itself"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-ha-1.redis-ha-headless.default.svc.cluster.local", "existingSecret": "s"}}},
+                 r"migration.source.host: redis-ha-1.redis-ha-headless.default.svc.cluster.local is a pod", id="migration-from-own-pod"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "old-redis", "existingSecret": "s"}}, "backup": {"enabled": True, "restore": {"file": "latest"}}},
+                 r"backup.restore.file: a release that follows an external master \(migration.enabled\) takes its data from that master", id="migration-with-restore"),
 ]
 
 GOOD = [
@@ -60,6 +72,11 @@ GOOD = [
     pytest.param({"metrics": {"grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}}, id="dashboard-and-rule"),
     pytest.param({"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}}, id="rule-skipped-without-exporter"),
     pytest.param({"replicas": 1, "metrics": {"sentinelPort": 9121}}, id="sentinel-exporter-port-unused-when-single"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s"}}}, id="migration-with-source-and-secret"),
+    pytest.param({"replicas": 1, "migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s"}}}, id="migration-single"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-ha-announce-0.old-ns.svc.cluster.local", "existingSecret": "s"}}}, id="migration-from-a-namesake-in-another-namespace"),
+    pytest.param({"tls": {"enabled": True, "existingSecret": "t"}, "migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s", "tls": {"enabled": True}}}}, id="migration-tls"),
+    pytest.param({"migration": {"source": {"tls": {"enabled": False}}}}, id="migration-settings-without-source"),
 ]
 
 

@@ -244,6 +244,14 @@ from one layout to the other never has two Sentinels with one id. */}}
   value: {{ .Values.tls.plainPorts.sentinel | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.migration.source.host }}
+- name: MIGRATION_DIR
+  value: /migration
+- name: MIGRATION_PASSWORD_FILE
+  value: /migration-secret/password
+- name: MIGRATION_CA_FILE
+  value: {{ ternary "/migration-tls/ca.crt" "/tls/ca.crt" (and $.Values.migration.source.tls.enabled (ne $.Values.migration.source.tls.existingSecret "")) }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -263,6 +271,9 @@ from one layout to the other never has two Sentinels with one id. */}}
   readOnly: true
 {{- end }}
 {{- with include "redis-ha.tlsVolumeMount" . }}
+{{ . }}
+{{- end }}
+{{- with include "redis-ha.migrationVolumeMounts" . }}
 {{ . }}
 {{- end }}
 - name: run
@@ -360,4 +371,57 @@ tls-ca-cert-file /tls/ca.crt
 tls-replication yes
 tls-auth-clients {{ ternary "yes" "no" .Values.tls.authClients }}
 {{- end -}}
+{{- end -}}
+
+{{/* redis-ha.migrationVolumes: returns the volumes of the migration settings (ConfigMap), the source's
+password (Secret, 0400) and the source's CA, or nothing without migration.source.host. They stay the
+same whether migration.enabled is on or off, so the cutover rolls no pod. Call as (include "redis-ha.migrationVolumes" .) */}}
+{{- define "redis-ha.migrationVolumes" -}}
+{{- $src := .Values.migration.source -}}
+{{- if $src.host -}}
+- name: migration
+  configMap:
+    name: {{ include "redis-ha.fullname" . }}-migration
+- name: migration-secret
+  secret:
+    secretName: {{ $src.existingSecret }}
+    defaultMode: 0400
+    items:
+      - key: {{ $src.passwordKey }}
+        path: password
+{{- if and $src.tls.enabled $src.tls.existingSecret }}
+- name: migration-tls
+  secret:
+    secretName: {{ $src.tls.existingSecret }}
+    defaultMode: 0400
+    items:
+      - key: {{ $src.tls.caKey }}
+        path: ca.crt
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.migrationVolumeMounts: returns the mounts of redis-ha.migrationVolumes, or nothing, call as
+(include "redis-ha.migrationVolumeMounts" .) */}}
+{{- define "redis-ha.migrationVolumeMounts" -}}
+{{- $src := .Values.migration.source -}}
+{{- if $src.host -}}
+- name: migration
+  mountPath: /migration
+  readOnly: true
+- name: migration-secret
+  mountPath: /migration-secret
+  readOnly: true
+{{- if and $src.tls.enabled $src.tls.existingSecret }}
+- name: migration-tls
+  mountPath: /migration-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.cutover: returns "true" when the release is configured for the migration cutover (a source
+set and migration.enabled off), so an upgrade runs the cutover hook, else "", call as (include "redis-ha.cutover" .) */}}
+{{- define "redis-ha.cutover" -}}
+{{- if and .Values.migration.source.host (not .Values.migration.enabled) -}}true{{- end -}}
 {{- end -}}

@@ -311,6 +311,9 @@ as list items, call as (include "redis-ha.podVolumes" .) */}}
 {{- with include "redis-ha.tlsVolume" . }}
 {{ . }}
 {{- end }}
+{{- with include "redis-ha.migrationVolumes" . }}
+{{ . }}
+{{- end }}
 # Rendered configs hold the password: memory only, gone with the pod.
 - name: run
   emptyDir:

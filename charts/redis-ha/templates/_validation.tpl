@@ -144,6 +144,22 @@ carry the Redis and the Sentinel ports side by side, so no two may be equal, eve
 {{- if and $v.backup.enabled $v.acl.enabled (not $v.auth.enabled) -}}
 {{- $errors = append $errors "backup.enabled: with acl.enabled the backup user needs auth.enabled=true" -}}
 {{- end -}}
+{{- $mig := $v.migration -}}
+{{- if and $mig.enabled (not $mig.source.host) -}}
+{{- $errors = append $errors "migration.source.host: migration.enabled needs the host name or address of the running master to follow" -}}
+{{- end -}}
+{{- if and $mig.source.host (not $mig.source.existingSecret) -}}
+{{- $errors = append $errors (printf "migration.source.existingSecret: name the Secret holding the source's password under the key %s (migration.source.passwordKey); the chart never takes it as a value" $mig.source.passwordKey) -}}
+{{- end -}}
+{{- if and $mig.source.tls.enabled (not $tls.enabled) -}}
+{{- $errors = append $errors "migration.source.tls.enabled: needs tls.enabled=true; Redis replicates over TLS with the pods' own certificate" -}}
+{{- end -}}
+{{- if and $mig.source.host (regexMatch (printf "^%s(-[0-9]+\\.%s|-headless)?(\\.%s(\\.svc(\\..*)?)?)?$" (include "redis-ha.fullname" .) (include "redis-ha.headless" .) .Release.Namespace) $mig.source.host) -}}
+{{- $errors = append $errors (printf "migration.source.host: %s is a pod or Service of this release; name the master of the Redis you migrate from" $mig.source.host) -}}
+{{- end -}}
+{{- if and $mig.enabled $v.backup.restore.file -}}
+{{- $errors = append $errors "backup.restore.file: a release that follows an external master (migration.enabled) takes its data from that master; restore a backup after the cutover, or install without migration" -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nredis-ha: invalid values:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}

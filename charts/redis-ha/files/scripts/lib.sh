@@ -24,6 +24,11 @@
 #   TLS_ENABLED         true: REDIS_PORT and SENTINEL_PORT speak TLS, and so does every redis-cli call
 #   TLS_CERT_FILE TLS_KEY_FILE TLS_CA_FILE  the pod's certificate, its key, the CA (PEM)
 #   PLAIN_REDIS_PORT PLAIN_SENTINEL_PORT    plain-text ports kept beside TLS; empty for TLS only
+#   MIGRATION_DIR       the migration settings (migration.*), one file per setting: enabled, host,
+#                       port, username, tls; empty when no source is configured. Mounted from a
+#                       ConfigMap that is not part of the pods' checksum: the cutover rolls no pod.
+#   MIGRATION_PASSWORD_FILE  mounted Secret file with the source's password
+#   MIGRATION_CA_FILE   CA that signed the source's certificate (TLS to the source)
 
 : "${REDIS_PORT:=6379}"
 : "${SENTINEL_PORT:=26379}"
@@ -39,6 +44,9 @@
 : "${TLS_CA_FILE:=/tls/ca.crt}"
 : "${PLAIN_REDIS_PORT:=}"
 : "${PLAIN_SENTINEL_PORT:=}"
+: "${MIGRATION_DIR:=}"
+: "${MIGRATION_PASSWORD_FILE:=}"
+: "${MIGRATION_CA_FILE:=$TLS_CA_FILE}"
 : "${PASSWORD_FILE:=}"
 : "${ACCEPTED_PASSWORDS_FILE:=}"
 : "${ACL_DIR:=}"
@@ -394,4 +402,89 @@ check_rdb() {
     echo "neither redis-check-rdb nor valkey-check-rdb is on PATH in this image"
     return 1
   fi
+}
+
+# migration_setting NAME: prints one migration setting (MIGRATION_DIR/NAME), nothing when unset.
+migration_setting() {
+  [ -n "$MIGRATION_DIR" ] && [ -r "$MIGRATION_DIR/$1" ] || return 0
+  cat "$MIGRATION_DIR/$1"
+}
+
+# migrating: true while migration.enabled: the set follows the external master and nobody elects.
+migrating() {
+  [ "$(migration_setting enabled)" = true ] && [ -n "$(migration_setting host)" ]
+}
+
+# is_node_host HOST: true when HOST is one of the Redis pods of this set.
+is_node_host() {
+  node_hosts | grep -qxF "$1"
+}
+
+# source_tls_args: the redis-cli TLS options towards the migration source (its CA, the pod's
+# certificate), empty when the source speaks plain text.
+source_tls_args() {
+  [ "$(migration_setting tls)" = true ] || return 0
+  printf '%s\n' "--tls --cacert $MIGRATION_CA_FILE --cert $TLS_CERT_FILE --key $TLS_KEY_FILE"
+}
+
+# source_cli ARGS...: one raw-reply redis-cli call to the migration source, logged in with the
+# source's user and password (from its Secret file, never argv) over the source's TLS setting.
+source_cli() {
+  (
+    REDISCLI_AUTH=""
+    [ -z "$MIGRATION_PASSWORD_FILE" ] || REDISCLI_AUTH=$(cat "$MIGRATION_PASSWORD_FILE")
+    export REDISCLI_AUTH
+    CLI_USER=$(migration_setting username)
+    TLS_ARGS=$(source_tls_args)
+    cli_raw "$(migration_setting host)" "$(migration_setting port)" "$@"
+  )
+}
+
+# source_login_config: the redis.conf lines a replica of the migration source logs in with: the
+# source's user and password, TLS replication as the source speaks it and, when the source has a
+# CA of its own, a CA bundle that trusts both the source and this set.
+source_login_config() {
+  _user=$(migration_setting username)
+  [ -z "$_user" ] || printf 'masteruser %s\n' "$_user"
+  [ -z "$MIGRATION_PASSWORD_FILE" ] || printf 'masterauth %s\n' "$(conf_quote "$(cat "$MIGRATION_PASSWORD_FILE")")"
+  if [ "$(migration_setting tls)" = true ]; then
+    echo "tls-replication yes"
+    if [ "$MIGRATION_CA_FILE" != "$TLS_CA_FILE" ]; then
+      cat "$TLS_CA_FILE" "$MIGRATION_CA_FILE" >"$RUN_DIR/ca-bundle.crt"
+      echo "tls-ca-cert-file $RUN_DIR/ca-bundle.crt"
+    fi
+  elif [ "$TLS_ENABLED" = true ]; then
+    echo "tls-replication no"
+  fi
+}
+
+# elect: reads "<ordinal> <time> <replid> <offset> <keys>" lines, one per pod, and prints the
+# ordinal that leads: among pods holding keys, those whose record is within BOOT_WINDOW seconds
+# of the newest; of them the highest offset, then the lowest ordinal. When no pod holds keys,
+# the lowest ordinal. The boot election and the migration cutover both decide with it.
+elect() {
+  _records=$(cat)
+  _newest=-1
+  while read -r _o _t _id _off _k; do
+    [ -n "$_o" ] && [ "$_k" -gt 0 ] && [ "$_t" -gt "$_newest" ] && _newest=$_t
+  done <<EOF
+$_records
+EOF
+  _best="" _best_off=-1
+  while read -r _o _t _id _off _k; do
+    [ -n "$_o" ] || continue
+    if [ "$_newest" -ge 0 ]; then
+      if [ "$_k" -eq 0 ] || [ "$_t" -lt $((_newest - ${BOOT_WINDOW:-5})) ]; then
+        continue
+      fi
+    else
+      _off=0
+    fi
+    if [ "$_off" -gt "$_best_off" ] || { [ "$_off" -eq "$_best_off" ] && [ "$_o" -lt "$_best" ]; }; then
+      _best=$_o _best_off=$_off
+    fi
+  done <<EOF
+$_records
+EOF
+  printf '%s\n' "$_best"
 }
