@@ -430,14 +430,14 @@ source_tls_args() {
 # source_cli ARGS...: one raw-reply redis-cli call to the migration source, logged in with the
 # source's user and password (from its Secret file, never argv) over the source's TLS setting.
 source_cli() {
-  (
-    REDISCLI_AUTH=""
-    [ -z "$MIGRATION_PASSWORD_FILE" ] || REDISCLI_AUTH=$(cat "$MIGRATION_PASSWORD_FILE")
-    export REDISCLI_AUTH
-    CLI_USER=$(migration_setting username)
-    TLS_ARGS=$(source_tls_args)
-    cli_raw "$(migration_setting host)" "$(migration_setting port)" "$@"
-  )
+  _src_auth=""
+  [ -z "$MIGRATION_PASSWORD_FILE" ] || _src_auth=$(cat "$MIGRATION_PASSWORD_FILE")
+  _src_user=$(migration_setting username)
+  _src_tls=$(source_tls_args)
+  # The password reaches redis-cli through its environment for this one call only.
+  # shellcheck disable=SC2086 # _src_tls is a list of options
+  REDISCLI_AUTH=$_src_auth with_timeout "$CLI_TIMEOUT" redis-cli $_src_tls ${_src_user:+--user "$_src_user"} --raw \
+    -h "$(migration_setting host)" -p "$(migration_setting port)" "$@" 2>&1
 }
 
 # source_login_config: the redis.conf lines a replica of the migration source logs in with: the
