@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """migration.*: the settings the pods read, the source's password as a Secret file, the cutover
-hook, and the pods left untouched by the cutover (docs/design.md, "Migration")."""
+hook, and the pods left untouched by the cutover (docs/design.md, "Migration"). What each of
+configmap-migration.yaml, configmap-cutover.yaml and job-cutover.yaml renders is proven by its
+suite in charts/redis-ha/tests/; here, what spans templates."""
 import pytest
 
 from tests.helm import CHART, HelmTemplateError, by_kind_name, container, env_of, of_kind, render_chart
@@ -18,17 +20,7 @@ def pod_templates(docs: list[dict]) -> list[dict]:
     return [d["spec"]["template"] for d in of_kind(docs, "StatefulSet")]
 
 
-class TestMigrationConfigMap:
-    def test_should_hold_the_source_settings_one_key_each(self):
-        """migration.enabled and migration.source.{host,port,username,tls.enabled} as the scripts read them."""
-        values = {"migration": {"enabled": True, "source": {**SOURCE, "port": 6380, "username": "replicator"}}}
-        cm = by_kind_name(render_chart(values), "ConfigMap", "redis-ha-migration")
-        assert cm["data"] == {"enabled": "true", "host": SOURCE["host"], "port": "6380", "username": "replicator", "tls": "false"}
-
-    def test_should_say_disabled_after_the_cutover(self):
-        """migration.enabled false with the source kept: the pods read "false" at their next start."""
-        assert by_kind_name(render_chart(CUTOVER), "ConfigMap", "redis-ha-migration")["data"]["enabled"] == "false"
-
+class TestWithoutASource:
     def test_should_not_exist_without_a_source(self):
         """No migration.source.host: nothing of the migration is rendered."""
         docs = render_chart({})
@@ -70,37 +62,24 @@ class TestPods:
 
 
 class TestCutoverHook:
-    def test_should_render_a_pre_upgrade_job_only_for_the_cutover(self):
-        """A source set and migration.enabled false: the Job and its scripts are pre-upgrade hooks; while following, neither exists."""
+    def test_should_create_the_scripts_before_the_job_and_only_for_the_cutover(self):
+        """A source set and migration.enabled false: the scripts ConfigMap is a hook of the Job's
+        event, weighted before it; while following, neither exists."""
         docs = render_chart(CUTOVER)
-        job = by_kind_name(docs, "Job", "redis-ha-cutover")
-        cm = by_kind_name(docs, "ConfigMap", "redis-ha-cutover")
-        assert job["metadata"]["annotations"]["helm.sh/hook"] == cm["metadata"]["annotations"]["helm.sh/hook"] == "pre-upgrade"
-        assert int(cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
-        assert job["metadata"]["annotations"]["helm.sh/hook-output-log-policy"] == "hook-failed"
-        assert job["spec"]["backoffLimit"] == 0
-        assert not of_kind(render_chart(FOLLOWING), "Job")
+        job = by_kind_name(docs, "Job", "redis-ha-cutover")["metadata"]["annotations"]
+        cm = by_kind_name(docs, "ConfigMap", "redis-ha-cutover")["metadata"]["annotations"]
+        assert job["helm.sh/hook"] == cm["helm.sh/hook"]
+        assert int(cm["helm.sh/hook-weight"]) < int(job["helm.sh/hook-weight"])
+        assert not [d for d in render_chart(FOLLOWING) if d["metadata"]["name"] == "redis-ha-cutover"]
 
-    def test_should_run_the_chart_scripts_without_kubernetes_api_access(self):
-        """The hook runs files/scripts/cutover.sh and lib.sh of this chart, with no service account token."""
+    def test_should_run_this_charts_scripts(self):
+        """The Job mounts the hook ConfigMap, which holds files/scripts/cutover.sh and lib.sh byte for byte."""
         docs = render_chart(CUTOVER)
         cm = by_kind_name(docs, "ConfigMap", "redis-ha-cutover")
         for script in ("cutover.sh", "lib.sh"):
             assert cm["data"][script] == (CHART / "files" / "scripts" / script).read_text()
         spec = by_kind_name(docs, "Job", "redis-ha-cutover")["spec"]["template"]["spec"]
-        assert spec["automountServiceAccountToken"] is False and spec["restartPolicy"] == "Never"
-        c = container({"spec": spec}, "cutover")
-        assert c["command"] == ["sh", "/cutover/cutover.sh"]
-        assert volume(spec, "cutover")["configMap"]["name"] == "redis-ha-cutover"
-        assert volume(spec, "migration-secret")["secret"]["secretName"] == "old-redis"
-
-    def test_should_pass_the_cutover_settings(self):
-        """migration.cutover.{maxLagBytes,syncWaitSeconds,force} reach the script."""
-        values = {**CUTOVER, "migration": {**CUTOVER["migration"], "cutover": {"maxLagBytes": 4096, "syncWaitSeconds": 7, "force": True}}}
-        job = by_kind_name(render_chart(values), "Job", "redis-ha-cutover")
-        env = env_of(container(job, "cutover"))
-        assert (env["CUTOVER_MAX_LAG"], env["CUTOVER_WAIT"], env["CUTOVER_FORCE"]) == ("4096", "7", "true")
-        assert job["spec"]["activeDeadlineSeconds"] == 127
+        assert volume(spec, "cutover")["configMap"]["name"] == cm["metadata"]["name"]
 
 
 class TestNetworkPolicy:
