@@ -8,8 +8,8 @@ beside it as `redis-ha/kube-score-reason.<check>`). Each exception is emitted on
 that cause it are in place: set the limit, the digest or the pull policy and the annotation goes,
 and the check passes on its own. docs/security.md lists them. Returns nothing when no exception
 applies. Call as (include "redis-ha.scanAnnotations" (dict "root" . "object" "server")) with object
-server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet), test (the helm test pod) or
-backup (the backup CronJob and the restore Job). */}}
+server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet), test (the helm test pod),
+backup (the backup CronJob and the restore Job) or cutover (the migration's cutover Job). */}}
 {{- define "redis-ha.scanAnnotations" -}}
 {{- if not (and (hasKey . "root") (hasKey . "object")) -}}
 {{- fail "redis-ha.scanAnnotations: call as (include \"redis-ha.scanAnnotations\" (dict \"root\" . \"object\" \"server\"))" -}}
@@ -23,11 +23,12 @@ backup (the backup CronJob and the restore Job). */}}
 {{- $ephemeral := "No ephemeral-storage requests or limits: the root filesystems are read-only and the containers write only to emptyDirs with a sizeLimit; a per-container limit would count the container's logs too and could evict a master for logging." -}}
 {{- $liveness := "The helm test pod runs one script to completion in seconds; a liveness probe would have nothing to watch." -}}
 {{- $readiness := "The helm test pod serves nothing, so nothing waits for it to be ready." -}}
-{{- $backupEphemeral := "No ephemeral-storage requests or limits: the backup container's root filesystem is read-only and it writes only to the backup volume, which is sized by backup.persistence.size; backup.resources sets them." -}}
+{{- $jobEphemeral := dict "backup" "No ephemeral-storage requests or limits: the backup container's root filesystem is read-only and it writes only to the backup volume, which is sized by backup.persistence.size; backup.resources sets them." "cutover" "No ephemeral-storage requests or limits: the cutover container's root filesystem is read-only and it writes nothing but its log; migration.cutover.resources sets them." -}}
+{{- $jobResources := dict "backup" $v.backup.resources "cutover" $v.migration.cutover.resources -}}
 {{- /* [scanner check reason] triples for this object with these values. */ -}}
 {{- $skips := list -}}
 {{- $images := list $v.image -}}
-{{- if and $v.metrics.enabled (not (has $object (list "test" "backup"))) -}}
+{{- if and $v.metrics.enabled (not (has $object (list "test" "backup" "cutover"))) -}}
 {{- $images = append $images $v.metrics.image -}}
 {{- end -}}
 {{- $notAlways := false -}}
@@ -40,11 +41,12 @@ backup (the backup CronJob and the restore Job). */}}
 {{- $skips = append $skips (list "checkov" "CKV_K8S_8" $liveness) -}}
 {{- $skips = append $skips (list "checkov" "CKV_K8S_9" $readiness) -}}
 {{- $skips = append $skips (list "kube-score" "pod-probes" $readiness) -}}
-{{- else if eq $object "backup" -}}
-{{- $limits := $v.backup.resources.limits | default dict -}}
-{{- $requests := $v.backup.resources.requests | default dict -}}
+{{- else if hasKey $jobResources $object -}}
+{{- $res := index $jobResources $object -}}
+{{- $limits := $res.limits | default dict -}}
+{{- $requests := $res.requests | default dict -}}
 {{- if not (and (hasKey $limits "ephemeral-storage") (hasKey $requests "ephemeral-storage")) -}}
-{{- $skips = append $skips (list "kube-score" "container-ephemeral-storage-request-and-limit" $backupEphemeral) -}}
+{{- $skips = append $skips (list "kube-score" "container-ephemeral-storage-request-and-limit" (index $jobEphemeral $object)) -}}
 {{- end -}}
 {{- else -}}
 {{- /* The long-running containers whose resources come from redis.resources or sentinel.resources. */ -}}
