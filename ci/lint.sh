@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The lint tier: helm lint with helm 4 and helm 3, ct lint, shellcheck on the chart scripts,
-# yamllint, the GitHub workflows against their schema and actionlint, and the generated
-# docs/schema being current. Offline.
+# yamllint, the GitHub workflows against their schema and actionlint, the generated
+# docs/schema being current, and no reference to documents, issues or scenario letters outside
+# the repository (ci/check_references.py). Offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 chart=charts/redis-ha
@@ -18,7 +19,7 @@ echo "== ct lint ($(ct version | sed -n 's/^Version:[[:space:]]*//p'))"
 ct lint --config ci/ct.yaml --all
 echo "== shellcheck"
 shellcheck --shell=sh --external-sources --source-path=SCRIPTDIR "$chart"/files/scripts/*.sh
-shellcheck --external-sources --source-path=SCRIPTDIR ci/*.sh ci/e2e/*.sh .ci/run
+shellcheck --external-sources --source-path=SCRIPTDIR ci/*.sh ci/e2e/*.sh ci/e2e/offline/*.sh .ci/run ci/tox
 echo "== yamllint"
 yamllint --strict -c ci/lintconf.yaml "$chart/values.yaml" "$chart/Chart.yaml" "$chart"/ci/*.yaml examples/*.yaml ci/*.yaml \
   "$chart"/tests/*_test.yaml .github/workflows/*.yaml artifacthub-repo.yml
@@ -33,3 +34,5 @@ check-jsonschema --builtin-schema custom.github-workflows-require-timeout .githu
 actionlint -no-color .github/workflows/*.yaml
 echo "== generated docs and schema"
 python ci/values_docs.py --check
+echo "== references a reader of the repository cannot follow"
+python ci/check_references.py

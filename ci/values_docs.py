@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Generate the README parameters table and values.schema.json from values.yaml.
+"""Generate the parameter table of the chart README and values.schema.json from values.yaml.
 
 values.yaml documents every parameter with `## @param <path> <description>` and groups them
 with `## @section <title>`. A path that has its own @param is a leaf: the schema gives it the
 type of its default and does not constrain what is inside it (resources, affinity, ...); the
 objects above the leaves reject unknown keys. ci/schema-overrides.yaml adds constraints.
 
-    values_docs.py           rewrite the tables and the schema
+    values_docs.py           rewrite the table and the schema
     values_docs.py --check   exit 1 and name the stale files instead of writing
 """
 from __future__ import annotations
@@ -25,7 +25,9 @@ CHART = ROOT / "charts" / "redis-ha"
 VALUES = CHART / "values.yaml"
 SCHEMA = CHART / "values.schema.json"
 OVERRIDES = ROOT / "ci" / "schema-overrides.yaml"
-READMES = [CHART / "README.md", ROOT / "README.md"]
+# The one parameter table lives in the chart README, the manual `helm show readme` and Artifact
+# Hub display; the root README links there instead of carrying a copy.
+READMES = [CHART / "README.md"]
 START, END = "<!-- parameters:start -->", "<!-- parameters:end -->"
 PARAM = re.compile(r"^\s*## @param (\S+) (.+)$")
 SECTION = re.compile(r"^\s*## @section (.+)$")

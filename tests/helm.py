@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -26,6 +27,10 @@ def helm_binary() -> str:
     return os.environ.get("HELM", "helm")
 
 
+# libyaml's parser when PyYAML has it: the renders are large and parsing dominates a cached run.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.lru_cache(maxsize=None)
 def _render(values_json: str, release: str, namespace: str, kube_version: str, api_versions: tuple[str, ...], helm: str, show_only: tuple[str, ...]) -> tuple:
     cmd = [helm, "template", release, str(CHART), "--namespace", namespace, "--kube-version", kube_version, "--values", "-"]
@@ -33,10 +38,22 @@ def _render(values_json: str, release: str, namespace: str, kube_version: str, a
         cmd += ["--api-versions", api]
     for template in show_only:
         cmd += ["--show-only", template]
-    proc = subprocess.run(cmd, input=values_json, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise HelmTemplateError(proc.stderr)
-    return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
+    # REDIS_HA_RENDER_CACHE (set by tests/conftest.py for a pytest session): a folder the xdist
+    # workers share, so each distinct render runs helm once per session, not once per worker.
+    shared = os.environ.get("REDIS_HA_RENDER_CACHE")
+    entry = Path(shared) / (hashlib.sha256(json.dumps([cmd, values_json]).encode()).hexdigest()[:32] + ".json") if shared else None
+    if entry and entry.exists():
+        result = json.loads(entry.read_text())
+    else:
+        proc = subprocess.run(cmd, input=values_json, capture_output=True, text=True, check=False)
+        result = {"error": proc.stderr} if proc.returncode != 0 else {"docs": [doc for doc in yaml.load_all(proc.stdout, Loader=_LOADER) if doc]}
+        if entry:
+            tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(result))
+            tmp.replace(entry)
+    if "error" in result:
+        raise HelmTemplateError(result["error"])
+    return tuple(result["docs"])
 
 
 def render_chart(

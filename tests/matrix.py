@@ -65,4 +65,37 @@ def layout_cases() -> list[Case]:
     ]
 
 
-MATRIX = ci_cases() + generated_cases() + tls_cases() + layout_cases()
+def engine_cases() -> list[Case]:
+    """Valkey (engine: valkey) beside the Redis default, across the settings whose rendering
+    touches the server: single mode, no auth, TLS, ACL users, the co-located layout; and backups
+    (the backup and restore Jobs run the engine's image)."""
+    valkey = {"engine": "valkey"}
+    return [
+        Case("valkey-single", {**valkey, "replicas": 1}),
+        Case("valkey-r5-noauth-pv0", {**valkey, "replicas": 5, "auth": {"enabled": False}, "persistence": {"enabled": False}}),
+        Case("valkey-tls-plain-ports", {**valkey, "tls": {"enabled": True, "existingSecret": "redis-tls", "plainPorts": {"enabled": True}}}),
+        Case("valkey-acl", {**valkey, "acl": {"enabled": True, "existingSecret": "redis-acl"}}),
+        Case("valkey-colocated-restricted-np", {**valkey, "sentinel": {"colocated": True}, "networkPolicy": {"allowExternal": False}}),
+        Case("valkey-backup-acl-tls-upload", {**valkey, "backup": {"enabled": True, "keep": 3, "upload": {"name": "upload", "image": "example/uploader:1", "command": ["sh", "-c", "upload \"$(cat \"$BACKUP_LATEST\")\""]}},
+                                               "acl": {"enabled": True, "existingSecret": "redis-acl"}, "tls": {"enabled": True, "existingSecret": "redis-tls"}}),
+        Case("backup-restore-existing-claim", {"backup": {"enabled": True, "persistence": {"existingClaim": "old-backups"}, "restore": {"file": "latest"}}}),
+        Case("backup-single-noauth", {"replicas": 1, "auth": {"enabled": False}, "backup": {"enabled": True, "timeZone": "Europe/Berlin"}}),
+        Case("valkey-image-pinned", {**valkey, "image": {"registry": "mirror.local", "repository": "valkey/valkey", "digest": "sha256:" + "b" * 64}}),
+    ]
+
+
+def migration_cases() -> list[Case]:
+    """Following an external master (migration.enabled) and the cutover configuration (a source set,
+    migration.enabled off: the pre-upgrade hook Job), with TLS to the source and the layouts."""
+    source = {"host": "redis-master.old.svc.cluster.local", "existingSecret": "old-redis"}
+    tls = {"enabled": True, "existingSecret": "redis-tls"}
+    return [
+        Case("migration-following", {"migration": {"enabled": True, "source": source}}),
+        Case("migration-following-colocated-restricted-np", {"migration": {"enabled": True, "source": source}, "sentinel": {"colocated": True}, "networkPolicy": {"allowExternal": False}}),
+        Case("migration-cutover", {"migration": {"source": source}}),
+        Case("migration-cutover-tls-source-ca-user", {"migration": {"source": {**source, "username": "replicator", "tls": {"enabled": True, "existingSecret": "old-ca"}}}, "tls": tls}),
+        Case("migration-single", {"replicas": 1, "migration": {"enabled": True, "source": source}}),
+    ]
+
+
+MATRIX = ci_cases() + generated_cases() + tls_cases() + layout_cases() + engine_cases() + migration_cases()

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Bring up (or reuse) the e2e kind cluster, fully offline when needed.
 #
 #   ci/e2e/cluster-up.sh            -> prints the kubeconfig path on stdout (only that)
@@ -15,36 +16,39 @@
 # append their durations to $REDIS_HA_CACHE/logs/timings.log.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# A second bring-up (another terminal, tox -e e2e beside ci/e2e/up.sh) waits here, then reuses
+# the cluster the first one made.
+hold_lock "cluster-$KIND_CLUSTER"
 
 KUBECONFIG_OUT=${KUBECONFIG_OUT:-$CACHE/kubeconfig-$KIND_CLUSTER}
 T0=$(date +%s)
 stage_start cluster_up_total
 
-"$E2E_DIR/docker.sh"
-"$E2E_DIR/build-kind.sh"
+"$OFFLINE_DIR/docker.sh"
+"$OFFLINE_DIR/build-kind.sh"
 
 stage_start node_image_total
 NODE_IMAGE=${NODE_IMAGE:-}
 if [ -z "$NODE_IMAGE" ] && [ "${E2E_OFFLINE_NODE:-auto}" != always ]; then
-  NODE_IMAGE=$("$E2E_DIR/build-node-image.sh" --upstream-only)
+  NODE_IMAGE=$("$OFFLINE_DIR/build-node-image.sh" --upstream-only)
 fi
 bg_pid=""
 if [ -z "$NODE_IMAGE" ]; then
   # offline node image: the Go builds are CPU-bound, the debootstraps network/IO-bound, so
   # run the Go builds in the background while the rootfs tarballs are made (each build
   # script takes a lock, so build-node-image.sh below just waits for what is still running)
-  if ! "$E2E_DIR/build-k8s.sh" --check 2>/dev/null; then
+  if ! "$OFFLINE_DIR/build-k8s.sh" --check 2>/dev/null; then
     log "starting the Go builds in the background (log $LOG_DIR/go-builds.log)"
-    ( "$E2E_DIR/build-gotools.sh" crictl && "$E2E_DIR/build-k8s.sh" && "$E2E_DIR/build-gotools.sh" ) >>"$LOG_DIR/go-builds.log" 2>&1 &
+    ( "$OFFLINE_DIR/build-gotools.sh" crictl && "$OFFLINE_DIR/build-k8s.sh" && "$OFFLINE_DIR/build-gotools.sh" ) >>"$LOG_DIR/go-builds.log" 2>&1 &
     bg_pid=$!
   fi
-  if [ "${E2E_SKIP_TEST_IMAGES:-0}" != 1 ]; then "$E2E_DIR/build-test-images.sh"; fi
-  NODE_IMAGE=$(E2E_OFFLINE_NODE=always "$E2E_DIR/build-node-image.sh")
+  if [ "${E2E_SKIP_TEST_IMAGES:-0}" != 1 ]; then "$OFFLINE_DIR/build-test-images.sh"; fi
+  NODE_IMAGE=$(E2E_OFFLINE_NODE=always "$OFFLINE_DIR/build-node-image.sh")
   if [ -n "$bg_pid" ]; then
     wait "$bg_pid" || { tail -20 "$LOG_DIR/go-builds.log" >&2; die "background Go builds failed (see $LOG_DIR/go-builds.log)"; }
   fi
 elif [ "${E2E_SKIP_TEST_IMAGES:-0}" != 1 ]; then
-  "$E2E_DIR/build-test-images.sh"
+  "$OFFLINE_DIR/build-test-images.sh"
 fi
 [ -n "$NODE_IMAGE" ] || die "no node image"
 stage_end node_image_total
@@ -95,17 +99,18 @@ stage_end cluster_ready
 
 # Offline node image: kind applied the kube-router manifest (CNI + NetworkPolicy) baked into the
 # node image when the cluster was created. Bring a reused cluster to the current
-# ci/e2e/kube-router.yaml without recreating it (e.g. the bridge CNI's hairpinMode): server-side
+# ci/e2e/offline/kube-router.yaml without recreating it (e.g. the bridge CNI's hairpinMode): server-side
 # apply, then roll the DaemonSet (its init container rewrites the node's CNI config and sets
 # hairpin on running pods' bridge ports). The manifest's hash on the DaemonSet makes it a no-op
 # when nothing changed.
 if kctl -n kube-system get ds kube-router >/dev/null 2>&1; then
-  cni_manifest=$(sed "s#image: redis-ha.local/kube-router:.*#image: redis-ha.local/kube-router:$KUBE_ROUTER_VERSION#" "$E2E_DIR/kube-router.yaml")
+  # Without its licence line, as build-node-image.sh bakes it: the hash names the manifest itself.
+  cni_manifest=$(sed -e '/^# SPDX-License-Identifier/d' -e "s#image: redis-ha.local/kube-router:.*#image: redis-ha.local/kube-router:$KUBE_ROUTER_VERSION#" "$OFFLINE_DIR/kube-router.yaml")
   cni_sum=$(printf '%s\n' "$cni_manifest" | sha256sum | cut -c1-16)
   if [ "$(kctl -n kube-system get ds kube-router -o jsonpath='{.metadata.annotations.redis-ha\.e2e/manifest}')" != "$cni_sum" ]; then
     stage_start cni_update
     printf '%s\n' "$cni_manifest" | kctl apply --server-side --force-conflicts --field-manager=redis-ha-e2e -f - >&2 \
-      || die "kubectl apply of ci/e2e/kube-router.yaml failed"
+      || die "kubectl apply of ci/e2e/offline/kube-router.yaml failed"
     kctl -n kube-system rollout status ds/kube-router --timeout=300s >&2 || die "kube-router did not roll out"
     kctl -n kube-system annotate ds kube-router --overwrite "redis-ha.e2e/manifest=$cni_sum" >/dev/null
     stage_end cni_update

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fetch a peer chart for the chaos suite's peer mode AT RUN TIME into the cache and print the
 # chart directory (stdout: that path only). The peer chart is never part of this repository.
 #
@@ -13,7 +14,7 @@
 #      with `helm pull` (needs internet);
 #   otherwise it fails with the reason.
 # Env:
-#   PEER_VERSION    chart version (default 4.39.0, the version the README's comparisons measured)
+#   PEER_VERSION    chart version (default 4.39.0, the version the chart README's scan comparison measured)
 #   PEER_MIRROR     git directory of a DandyDeveloper/charts mirror ("" = do not use a mirror)
 #   PEER_REPO_URL   Helm repository URL
 #   PEER_REFRESH=1  fetch again even when the cache holds that version

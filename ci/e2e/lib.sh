@@ -1,9 +1,12 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # Shared settings for the offline e2e infrastructure. Sourced by every ci/e2e script.
 # Everything built goes into $CACHE, keyed by versions, so a second run is fast.
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export E2E_DIR
+# The builders of the offline cluster (ci/e2e/README.md "Offline infrastructure").
+OFFLINE_DIR=$E2E_DIR/offline
+export E2E_DIR OFFLINE_DIR
 
 # ---- pinned versions (change here; cache keys follow) -------------------------
 KIND_VERSION=${KIND_VERSION:-v0.33.0}
@@ -57,6 +60,19 @@ stage_end() {
   now=$(date +%s)
   log "stage $1: done in $((now - t0))s"
   printf '%s %s %ss\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$((now - t0))" >>"$LOG_DIR/timings.log"
+}
+
+# hold_lock NAME: holds $CACHE/locks/NAME.lock until this script exits, so a second run of the same
+# step (two terminals, or cluster-up.sh and a direct call) waits for the first and then finds its
+# result instead of building into the same folders.
+hold_lock() {
+  local fd
+  mkdir -p "$CACHE/locks"
+  exec {fd}>"$CACHE/locks/$1.lock"
+  if ! flock -n "$fd"; then
+    log "waiting for another run holding $CACHE/locks/$1.lock"
+    flock "$fd"
+  fi
 }
 
 need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root (run as root or via sudo)"; }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Smoke-check the e2e cluster: 4 Ready nodes, CoreDNS (service name + headless pod FQDN),
 # a local-path PVC binds, the redis-ha-test images run (redis as uid 999 on the PVC, the
 # exporter scrapes it, valkey starts), hairpin (a pod reaches itself through its own Service
@@ -125,7 +126,7 @@ log "images run: redis $(ex redis-0 -c redis -- redis-server --version | awk '{p
 
 # hairpin: redis-0 through the ClusterIP of a Service whose only endpoint is redis-0 itself
 # (charts that announce a per-pod Service IP, e.g. DandyDeveloper/redis-ha, need it; the bridge
-# CNI's hairpinMode in ci/e2e/kube-router.yaml)
+# CNI's hairpinMode in ci/e2e/offline/kube-router.yaml)
 SELF_IP=$(kctl -n "$NS" get svc smoke-self -o jsonpath='{.spec.clusterIP}')
 ok=0
 for _ in $(seq 1 10); do
@@ -133,7 +134,7 @@ for _ in $(seq 1 10); do
   sleep 1
 done
 [ $ok = 1 ] || fail "hairpin: redis-0 cannot reach itself through Service smoke-self ($SELF_IP:6379); \
-bridge ports need hairpin_mode=1 (hairpinMode in ci/e2e/kube-router.yaml; a cluster made before it: run ci/e2e/cluster-up.sh)"
+bridge ports need hairpin_mode=1 (hairpinMode in ci/e2e/offline/kube-router.yaml; a cluster made before it: run ci/e2e/cluster-up.sh)"
 log "hairpin ok: redis-0 PONG through its own Service ClusterIP $SELF_IP"
 
 # NetworkPolicy: default deny ingress + allow only access=allowed to redis:6379

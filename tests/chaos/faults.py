@@ -142,10 +142,27 @@ def heal(rel: Release, name: str) -> None:
             raise
 
 
+# One busy loop per CPU, each ended by `timeout` (bounded even if the harness dies); the marker
+# in its command line lets stop_stress find them.
+STRESS = 'for _ in $(seq "$(nproc)"); do timeout {seconds} sh -c ": chaos-cpu-stress; while :; do :; done" & done; wait'
+
+
+def stress_cpus(rel: Release, node: str, seconds: float) -> None:
+    """Saturates every CPU of a kind node for `seconds` (the node's CPUs are the host's: kind
+    nodes share them, so this starves every pod, the Sentinels' timers included)."""
+    docker("exec", "-d", node, "sh", "-c", STRESS.format(seconds=int(seconds)))
+
+
+def stop_stress(rel: Release) -> None:
+    for node in worker_nodes(rel):
+        docker("exec", node, "pkill", "-f", "chaos-cpu-stress", check=False)
+
+
 def heal_all(rel: Release) -> None:
     api = client.NetworkingV1Api()
     for np in api.list_namespaced_network_policy(rel.namespace, label_selector="chaos=partition").items:
         heal(rel, np.metadata.name)
+    stop_stress(rel)
 
 
 # getent ahosts in a loop, each lookup timed with date +%s%N: "<start ns> <end ns> <exit code>".

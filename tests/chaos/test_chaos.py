@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The chaos scenarios (docs/design.md, "Scenarios"), each repeated, each followed by the
 invariants of docs/design.md; figures only, no timing assertions. Hard-kill kinds run CHAOS_REPEAT times (default
-10), the others CHAOS_REPEAT_OTHER (default 3), the large dataset CHAOS_REPEAT_LARGE (default 2)."""
+10), the others CHAOS_REPEAT_OTHER (default 3), the large dataset CHAOS_REPEAT_LARGE (default 2), the
+soak once (CHAOS_SOAK_SECONDS, default 600)."""
 from __future__ import annotations
 
 import time
@@ -317,3 +318,29 @@ def test_large_dataset_master_kill(rel, report, n):
     if n == LARGE[-1]:
         master = rel.master_host()
         rel.agent("cmd", str(rel.ordinal(master)), str(rel.layout.redis_port), "FLUSHALL")
+
+
+# ---- 5. soak -----------------------------------------------------------------------------
+def test_soak_under_cpu_stress(rel, report):
+    """CHAOS_SOAK_SECONDS (default 600) of writes at full rate while the master's node has every
+    CPU saturated by bounded busy loops: slow is allowed, a failover is not (no +odown, no
+    +switch-master), and no acknowledged write is lost."""
+    seconds = env_float("CHAOS_SOAK_SECONDS", 600)
+
+    def action():
+        old, pod = master_pod(rel)
+        node = faults.node_of(rel, pod)
+        at = time.time()
+        faults.stress_cpus(rel, node, seconds)
+        return Fault(old, at, extra={"node": node, "stress_s": seconds})
+
+    def no_failover(entry):
+        odown = sum(e["event"] == "+odown" for e in entry["events"])
+        assert entry["elections"]["switches"] == 0 and odown == 0, \
+            f"a failover under CPU load alone: {odown} +odown, {entry['elections']}"
+
+    try:
+        chaos_run(rel, report, "soak-cpu-stress", action, seconds=seconds, until=written_for(seconds),
+                  expect_new_master=False, check=no_failover)
+    finally:
+        faults.stop_stress(rel)

@@ -6,6 +6,7 @@
                                         or with HOST through that host alone (the -master Service), no Sentinel
     agent.py keys PREFIX                JSON: keys with PREFIX on the current master
     agent.py count PREFIX               JSON: how many keys with PREFIX the current master holds
+    agent.py values PREFIX              JSON: {key: value} of the keys with PREFIX on the current master
     agent.py cmd TARGET PORT ARGS...    JSON: one command's reply (or error); TARGET is a Redis ordinal
                                         ("0"), a Sentinel ordinal ("s0") or a host name
     agent.py fill POD PREFIX FROM TO V  JSON: count of PREFIX:i = V written on a pod
@@ -213,6 +214,12 @@ def keys(prefix):
     print(json.dumps(sorted(client.scan_iter(match=f"{prefix}:*", count=1000))))
 
 
+def values(prefix):
+    client = master_client(timeout=10)
+    found = sorted(client.scan_iter(match=f"{prefix}:*", count=5000))
+    print(json.dumps(dict(zip(found, client.mget(found))) if found else {}))
+
+
 def count(prefix):
     client = master_client(timeout=10)
     print(json.dumps(sum(1 for _ in client.scan_iter(match=f"{prefix}:*", count=5000))))
@@ -257,4 +264,4 @@ def cmd(pod, port, *args):
 
 
 if __name__ == "__main__":
-    {"state": state, "write": write, "keys": keys, "count": count, "cmd": cmd, "fill": fill, "bulk": bulk}[sys.argv[1]](*sys.argv[2:])
+    {"state": state, "write": write, "keys": keys, "count": count, "values": values, "cmd": cmd, "fill": fill, "bulk": bulk}[sys.argv[1]](*sys.argv[2:])

@@ -65,11 +65,14 @@ def make_release(core, chart):
     made: list[Release] = []
 
     def make(name: str, namespace: str, values: dict | None = None, replicas: int | None = None,
-             secrets: dict[str, dict[str, str]] | None = None) -> Release:
-        """`secrets`: Secrets (name: {key: value}) created in the namespace before the install."""
+             secrets: dict[str, dict[str, str]] | None = None, prepare=None) -> Release:
+        """`secrets`: Secrets (name: {key: value}) created in the namespace before the install;
+        `prepare()`: runs after them, before the install (e.g. starts what the release needs)."""
         fresh_namespace(core, namespace)
         for secret, data in (secrets or {}).items():
             core.create_namespaced_secret(namespace, client.V1Secret(metadata=client.V1ObjectMeta(name=secret), string_data=data))
+        if prepare:
+            prepare()
         values = values or {}
         rel = Release(core, chart, name, namespace, values, replicas or values.get("replicas", 3))
         rel.install_seconds = rel.install()

@@ -41,6 +41,12 @@ def helm(*args: str, timeout: float = 900) -> str:
     return proc.stdout
 
 
+def kubectl(*args: str, timeout: float = 300) -> str:
+    proc = subprocess.run(["kubectl", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
+    return proc.stdout
+
+
 def wait_for(what: str, check, timeout: float = 120.0, interval: float = 1.0):
     return polling.wait_for(what, check, timeout, interval, (ApiException, AssertionError, KeyError, ValueError))
 

@@ -3,7 +3,7 @@
 character shells and config parsers trip on works end to end (replication, hard-kill failover,
 metrics, helm test) and never leaks to the data volume, a log, a command line or a ConfigMap
 (each leak search first finds a planted copy, so a search that cannot see is caught); then the
-README's three-step rotation to another such password under writes, with a hard kill inside."""
+three-step rotation of docs/security.md to another such password under writes, with a hard kill inside."""
 from __future__ import annotations
 
 import io
@@ -194,7 +194,7 @@ class TestSpecialCharacterPassword:
         assert "Succeeded" in helm("test", REL, "--namespace", NS, "--timeout", "5m")
 
     def test_hard_kill_failover_under_writes(self, rel, record, last_words):
-        """Scenario (b) with this password: a new master, no WAIT-acknowledged write lost."""
+        """A hard kill of the master with this password: a new master, no WAIT-acknowledged write lost."""
         def kill():
             master = rel.pod_of(rel.master_host())
             last_words.update(logs(rel, [rel.core.read_namespaced_pod(master, NS)]))
@@ -298,7 +298,7 @@ def probe_auth_errors(rel) -> list[str]:
 
 
 class TestRotation:
-    """README "Rotating the password", run last on the same release: OLD is PASSWORD."""
+    """docs/security.md "Rotating the password", run last on the same release: OLD is PASSWORD."""
 
     STEPS = (
         ("1-accept-new", {"password": PASSWORD, "acceptedPasswords": [NEW]}),

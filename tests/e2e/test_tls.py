@@ -2,7 +2,7 @@
 """TLS on a real cluster: TLS only (no plain listener), a certificate from
 tls.existingSecret whose SANs are DNS names only, client certificates required
 (tls.authClients). The client (redis-py Sentinel in the client pod) verifies certificate and host
-name; scenario (b)'s hard kill of the master under writes loses no WAIT-acknowledged write; both
+name; a hard kill of the master under writes loses no WAIT-acknowledged write; both
 exporters scrape over TLS; helm test passes."""
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def redis_cli(rel, host: str, port: int, *args: str, tls: bool = True) -> str:
 
 class TestTlsOnly:
     def test_converges_over_tls_with_verified_names(self, rel):
-        """(a) over TLS: one master, every Sentinel agrees, CKQUORUM, links up; the client's
+        """Over TLS: one master, every Sentinel agrees, CKQUORUM, links up; the client's
         connections verified each pod's certificate for its FQDN (agent.py, check_hostname on)."""
         master = rel.invariants()
         print(f"TLS install took {rel.install_seconds:.0f}s; master {master}")
@@ -74,14 +74,14 @@ class TestTlsOnly:
             assert re.search(r"^redis_up 1$", out, re.M), f"{host} port {port}: {[line for line in out.splitlines() if line.startswith('redis_up')]}"
 
     def test_helm_test_passes_over_tls(self, rel):
-        """(h) helm test asks Sentinel, writes, WAITs and reads every pod, all over TLS."""
+        """helm test asks Sentinel, writes, WAITs and reads every pod, all over TLS."""
         out = helm("test", REL, "--namespace", NS, "--timeout", "5m")
         assert "Succeeded" in out
 
 
 class TestTlsFailover:
     def test_hard_kill_of_the_master_under_writes(self, rel, record):
-        """(b) over TLS: force-delete the master pod while the verifying client writes; a new
+        """Over TLS: force-delete the master pod while the verifying client writes; a new
         master takes writes, the old pod rejoins by TLS replication, no WAIT-acknowledged write is lost."""
         figs = run_with_writes(rel, "tls-hard-kill", record, lambda: kill_master(rel, 0))
         assert figs["new_master"] != figs["old_master"]

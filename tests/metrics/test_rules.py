@@ -49,15 +49,38 @@ class Bad:
     quiet_before: str | None = None  # eval time at which it must not fire yet; default: `for` minus 1m
 
 
+# How a bad series set is made another release's: another namespace or another scrape job for
+# the exporters' series; another namespace or another backup CronJob for kube-state-metrics'.
+OTHER_RELEASES = ((f'namespace="{NS}"', 'namespace="other"'), (f'job="{JOB}"', 'job="other-headless"'))
+OTHER_BACKUPS = ((f'namespace="{NS}"', 'namespace="other"'), ('redis-ha-backup"', 'other-backup"'))
+
+
 @dataclass
 class Case:
     bad: list[Bad]
     healthy: list[dict] = field(default_factory=list)
+    others: tuple = OTHER_RELEASES
 
 
 MASTER = {"role": "master", "redis_mode": "standalone"}
 REPLICA = {"role": "slave", "redis_mode": "standalone"}
 SENTINEL_SET = {"master_name": "mymaster"}
+
+
+def ksm(**labels) -> dict:
+    """Labels of a kube-state-metrics series about an object in the release's namespace."""
+    return {"namespace": NS, "job": "kube-state-metrics", "instance": "10.0.9.9:8080", **labels}
+
+
+def backup_job(name: str, owner: str = "redis-ha-backup", failed: int = 1, started: int = 1000) -> list[dict]:
+    """A Job of a CronJob as kube-state-metrics reports it."""
+    return [series("kube_job_status_failed", ksm(job_name=name, reason="BackoffLimitExceeded"), failed),
+            series("kube_job_owner", ksm(job_name=name, owner_kind="CronJob", owner_name=owner, owner_is_controller="true"), 1),
+            series("kube_job_status_start_time", ksm(job_name=name), started)]
+
+
+def last_success(t: int) -> dict:
+    return series("kube_cronjob_status_last_successful_time", ksm(cronjob="redis-ha-backup"), t)
 
 
 def flapping_series() -> list[dict]:
@@ -179,15 +202,40 @@ CASES: dict[str, Case] = {
         [Bad(flapping_series(), [({"namespace": NS}, 2)], at="30m", quiet_before="15m")],
         [series("redis_start_time_seconds", pod(0), 1000), series("redis_instance_info", {**pod(0), **MASTER}, 1)],
     ),
+    "RedisBackupFailed": Case(
+        [
+            # The newest run failed; the last success is older than its start.
+            Bad(backup_job("redis-ha-backup-29400000", started=2000) + [last_success(1000)], [({"namespace": NS, "job_name": "redis-ha-backup-29400000"}, 1)]),
+            # No backup ever succeeded.
+            Bad(backup_job("redis-ha-backup-29400000"), [({"namespace": NS, "job_name": "redis-ha-backup-29400000"}, 1)]),
+        ],
+        # A failure followed by a success; a failed Job of another CronJob; a run that did not fail.
+        backup_job("redis-ha-backup-29400000", started=1000) + [last_success(2000)]
+        + backup_job("nightly-report-1", owner="nightly-report") + backup_job("redis-ha-backup-29400001", failed=0, started=3000),
+        OTHER_BACKUPS,
+    ),
+    "RedisBackupMissing": Case(
+        [
+            # Last success 100000 s before time 0; evaluated at 5m.
+            Bad([last_success(-100_000), series("kube_cronjob_created", ksm(cronjob="redis-ha-backup"), -200_000)], [({"namespace": NS}, 100_300)]),
+            # Created long ago, never succeeded.
+            Bad([series("kube_cronjob_created", ksm(cronjob="redis-ha-backup"), -100_000)], [({"namespace": NS}, 100_300)]),
+        ],
+        # A recent success; a CronJob created recently that has not run yet.
+        [last_success(0), series("kube_cronjob_created", ksm(cronjob="redis-ha-backup"), -1_000)],
+        OTHER_BACKUPS,
+    ),
 }
 
-GROUPS = rule_groups()
+# Every alert the chart has: the backup alerts are rendered with backup.enabled only.
+GROUPS = rule_groups({"backup": {"enabled": True}})
 ALERTS = alerts(GROUPS)
 
 
 def test_every_alert_has_a_promtool_case():
-    """The cases below cover exactly the alerts the chart renders by default."""
+    """The cases below cover exactly the alerts the chart renders: by default, and with backups."""
     assert sorted(CASES) == sorted(ALERTS)
+    assert sorted(alerts(rule_groups())) == sorted(set(ALERTS) - {"RedisBackupFailed", "RedisBackupMissing"})
 
 
 def test_promtool_check_rules(tmp_path):
@@ -223,7 +271,7 @@ def promtool_tests(name: str) -> list[dict]:
         if before:
             checks.append({"eval_time": before, "alertname": name, "exp_alerts": []})
         tests.append({"name": f"{name} fires on bad series {n}", "interval": "1m", "input_series": bad.series, "alert_rule_test": checks})
-        for old, new in ((f'namespace="{NS}"', 'namespace="other"'), (f'job="{JOB}"', 'job="other-headless"')):
+        for old, new in case.others:
             tests.append({"name": f"{name} ignores bad series {n} of another release ({new})", "interval": "1m",
                           "input_series": other_release(bad.series, old, new), "alert_rule_test": [{"eval_time": at, "alertname": name, "exp_alerts": []}]})
     tests.append({"name": f"{name} stays quiet on healthy series", "interval": "1m", "input_series": case.healthy,

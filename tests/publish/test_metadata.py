@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from tests.helm import CHART, ROOT
+from tests.helm import CHART, ROOT, by_kind_name, container, render_chart
 
 CHART_YAML = yaml.safe_load((CHART / "Chart.yaml").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -32,15 +32,21 @@ def changelog_section(version: str) -> str:
     return match.group(1)
 
 
+def server_image(engine: str) -> str:
+    """The image the chart runs for `engine` with the default image values."""
+    return container(by_kind_name(render_chart({"engine": engine}), "StatefulSet", "redis-ha"), "redis")["image"]
+
+
 def test_should_list_the_images_values_yaml_deploys():
-    """artifacthub.io/images names exactly the default Redis and exporter images."""
+    """artifacthub.io/images names exactly the default Redis and Valkey images and the exporter image."""
     listed = {entry["image"] for entry in annotation("images")}
-    assert listed == {image_ref(VALUES["image"]), image_ref(VALUES["metrics"]["image"])}
+    assert listed == {server_image("redis"), server_image("valkey"), image_ref(VALUES["metrics"]["image"])}
 
 
 def test_should_report_the_default_redis_tag_as_app_version():
-    """appVersion (the app.kubernetes.io/version label) is the default image.tag."""
-    assert str(CHART_YAML["appVersion"]) == str(VALUES["image"]["tag"])
+    """appVersion (the app.kubernetes.io/version label) is the tag of the default engine's image."""
+    assert VALUES["engine"] == "redis"
+    assert server_image("redis").endswith(":" + str(CHART_YAML["appVersion"]))
 
 
 def test_should_name_an_spdx_license_and_https_links():

@@ -107,15 +107,6 @@ def registry(tmp_path_factory):
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def chart_package(tmp_path_factory) -> Path:
-    """The chart packaged once, as `helm package` makes the release artifact."""
-    out = tmp_path_factory.mktemp("package")
-    subprocess.run(["helm", "package", str(CHART), "--destination", str(out)], check=True, capture_output=True, text=True)
-    (package,) = out.glob("*.tgz")
-    return package
-
-
 class Helm:
     """One helm binary with its own registry config, caches and an unreachable kubeconfig."""
 

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.helm import CHART, by_kind_name, render_chart
@@ -32,10 +33,19 @@ SENTINEL_PORT = 36379
 BOOT_PORT = 16390
 PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT = 16380, 36380  # tls.plainPorts
 PASSWORD = "p%a#s&s$w'o\"r/d\\ x"
-# Rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
+SOURCE_PASSWORD = "s0urce 'pa\"ss"
+# docs/design.md rule 10: the scripts may use the Redis binaries and POSIX utilities, nothing else. They run
 # with a PATH holding only these, so a dependency on anything else fails the tests.
-ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "sh", "cat", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr")
-ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe")
+# The backup scripts also check files with redis-check-rdb and use cp and wc.
+ALLOWED_TOOLS = ("redis-server", "redis-sentinel", "redis-cli", "redis-check-rdb", "sh", "cat", "cp", "date", "grep", "head", "kill", "mkdir", "mv", "rm", "sed", "sleep", "touch", "tr", "wc")
+ACL_ROLES = ("app", "replication", "sentinel", "sentinelPeer", "exporter", "probe", "backup")
+# engine: valkey runs Valkey 8.1.1 under the redis-* names the scripts call; ci/valkey.sh (run by
+# ci/bootstrap.sh) installs it here. Like Debian's valkey-tools (and the e2e image), it has no
+# redis-check-rdb, only valkey-check-rdb.
+VALKEY_BIN = Path(os.environ.get("REDIS_HA_CACHE") or Path.home() / ".cache" / "redis-ha") / "valkey" / "bin"
+ENGINES = ("redis", "valkey")
+# The representative script tests that also run on Valkey take this mark and an `engine` argument.
+BOTH_ENGINES = pytest.mark.parametrize("engine", ENGINES)
 NET_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "redis-ha-harness-nets"
 
 
@@ -93,14 +103,18 @@ class Proc:
 class Cluster:
     """Redis node i is `node-<i>`; with `colocated` its Sentinel shares the node's address and
     name (a sentinel container in the Redis pod), else Sentinel i is a host of its own,
-    `sentinel-<i>` (a Sentinel pod)."""
+    `sentinel-<i>` (a Sentinel pod). `engine`: the servers are Redis (the host's) or Valkey."""
     tmp: Path
     replicas: int = 3
     values: dict = field(default_factory=dict)
     auth: bool = True
     colocated: bool = True
     sentinels: int = 3
+    engine: str = "redis"
     procs: dict = field(default_factory=dict)
+    # Migration (values migration.*): the settings the pods read from the migration ConfigMap,
+    # e.g. {"enabled": True}; the source is an external redis-server started by start_source().
+    migration: dict | None = None
 
     def __post_init__(self):
         self.net, self._net_lock = claim_net()
@@ -135,10 +149,19 @@ class Cluster:
         self.bin = self.tmp / "bin"
         self.bin.mkdir(exist_ok=True)
         for tool in ALLOWED_TOOLS:
+            if self.engine == "valkey" and tool.startswith("redis-"):
+                name = "valkey-check-rdb" if tool == "redis-check-rdb" else tool
+                found = VALKEY_BIN / name
+                assert found.exists(), f"{found} is missing; `bash ci/valkey.sh` (part of ci/bootstrap.sh) installs Valkey for the script tests"
+                (self.bin / name).symlink_to(found)
+                continue
             found = shutil.which(tool)
             assert found, f"{tool} is not installed"
             (self.bin / tool).symlink_to(found)
         self.hosts_file = self.tmp / "hosts"
+        self.source_running = False
+        if self.migration is not None:
+            self.set_migration(**self.migration)
         self.existing: set[int] = set()
         self.existing_sentinels: set[int] = set()
         self.write_hosts()
@@ -161,10 +184,62 @@ class Cluster:
         lines = ["127.0.0.1 localhost"] + [f"{self.ip(i)} {self.host(i)}" for i in sorted(self.existing)]
         if not self.colocated:
             lines += [f"{self.sentinel_ip(i)} {self.sentinel_host(i)}" for i in sorted(self.existing_sentinels)]
+        if self.source_running:
+            lines.append(f"{self.source_ip} {self.source_host}")
         with open(self.hosts_file, "r+" if self.hosts_file.exists() else "w") as fh:
             fh.seek(0)
             fh.truncate()
             fh.write("\n".join(lines) + "\n")
+
+    # ---- migration source ------------------------------------------------------------------
+    @property
+    def source_host(self) -> str:
+        return f"source.n{self.net}.test"
+
+    @property
+    def source_ip(self) -> str:
+        return f"127.{self.net}.250.1"
+
+    def set_migration(self, enabled: bool = True, username: str = "", tls: bool = False) -> None:
+        """Writes the migration settings as the chart's ConfigMap holds them (one file per key)
+        and the source's password file; rewritten in place, as the kubelet updates a mounted
+        ConfigMap."""
+        self.migration_dir = self.tmp / "migration"
+        self.migration_dir.mkdir(exist_ok=True)
+        self.source_tls = tls
+        settings = {"enabled": "true" if enabled else "false", "host": self.source_host, "port": str(REDIS_PORT), "username": username, "tls": "true" if tls else "false"}
+        for key, value in settings.items():
+            (self.migration_dir / key).write_text(value)
+        self.source_password_file = self.tmp / "source-password"
+        if not self.source_password_file.exists():
+            self.source_password_file.write_text(SOURCE_PASSWORD)
+            self.source_password_file.chmod(0o400)
+
+    def start_source(self) -> Proc:
+        """The running Redis a release migrates from: a plain redis-server (not started by the
+        chart's scripts) with a password of its own, known by name to the nodes."""
+        data = self.tmp / "source-data"
+        data.mkdir(exist_ok=True)
+        conf = data / "source.conf"
+        quoted = SOURCE_PASSWORD.replace("\\", "\\\\").replace('"', '\\"')
+        conf.write_text(f'bind {self.source_ip}\nport {REDIS_PORT}\ndir {data}\nsave ""\nappendonly no\nprotected-mode no\nrequirepass "{quoted}"\n')
+        if self.source_tls:
+            # TLS only, client certificates required: the nodes present their own (the CA is shared).
+            with open(conf, "a") as fh:
+                fh.write(f"port 0\ntls-port {REDIS_PORT}\ntls-cert-file {self.tls_dir}/tls.crt\ntls-key-file {self.tls_dir}/tls.key\n"
+                         f"tls-ca-cert-file {self.tls_dir}/ca.crt\ntls-auth-clients yes\n")
+        self.source_running = True
+        self.write_hosts()
+        log = self.tmp / "source.log"
+        popen = subprocess.Popen([shutil.which("redis-server"), str(conf)], stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        proc = Proc("source", popen, log)
+        self.procs["source"] = proc
+        self.wait_for("source up", lambda: self.source().ping())
+        return proc
+
+    def source(self, **kw) -> redis.Redis:
+        kw = {**(self.tls_kwargs() if self.source_tls else {}), **kw}
+        return redis.Redis(host=self.source_ip, port=REDIS_PORT, password=SOURCE_PASSWORD, socket_timeout=3, socket_connect_timeout=2, **kw)
 
     def exist(self, *ordinals: int) -> None:
         self.existing.update(ordinals)
@@ -209,6 +284,8 @@ class Cluster:
             # roleServices.enabled (the default): the redis container tells its role label here.
             "ROLE_FILE": str(run / "role"),
         }
+        if self.migration is not None:
+            env.update(MIGRATION_DIR=str(self.migration_dir), MIGRATION_PASSWORD_FILE=str(self.source_password_file))
         if self.tls_dir:
             env.update(TLS_ENABLED="true", TLS_CERT_FILE=str(self.tls_dir / "tls.crt"), TLS_KEY_FILE=str(self.tls_dir / "tls.key"), TLS_CA_FILE=str(self.tls_dir / "ca.crt"))
             if self.values["tls"].get("plainPorts", {}).get("enabled"):
@@ -364,11 +441,14 @@ class Cluster:
         n = self.replicas
 
         def converged():
-            m = self.master()
+            masters = [i for i in range(n) if self.role(i) == "master"]
+            if len(masters) != 1:
+                return False  # a failover in progress; it must settle within the timeout
+            m = masters[0]
             for i in range(self.sentinels):
                 s = self.sentinel(i)
-                host, _ = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
-                if host != self.host(m):
+                addr = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+                if not addr or addr[0] != self.host(m):
                     return False
                 s.execute_command("SENTINEL", "CKQUORUM", "mymaster")
                 if len(self.sentinel_list(i, "SENTINELS")) != self.sentinels - 1:

@@ -6,7 +6,7 @@ import time
 import pytest
 import redis
 
-from tests.scripts.harness import BOOT_PORT, PASSWORD
+from tests.scripts.harness import BOOT_PORT, BOTH_ENGINES, PASSWORD
 
 LAYOUTS = pytest.mark.parametrize("colocated", [False, True], ids=["sentinel-pods", "colocated"])
 
@@ -43,10 +43,11 @@ def recorded(c) -> None:
 
 class TestNewCluster:
     @LAYOUTS
-    def test_bootstraps_one_master_that_every_sentinel_agrees_on(self, make_cluster, colocated):
-        """Rule 2: every node of a new set is empty, so they elect the lowest ordinal; the
+    @BOTH_ENGINES
+    def test_bootstraps_one_master_that_every_sentinel_agrees_on(self, make_cluster, colocated, engine):
+        """docs/design.md rule 2: every node of a new set is empty, so they elect the lowest ordinal; the
         others follow it and every Sentinel monitors it."""
-        c = make_cluster(colocated=colocated)
+        c = make_cluster(engine=engine, colocated=colocated)
         c.bootstrap()
         assert c.assert_invariants() == 0
         assert "no master anywhere; records (ordinal time replid offset keys): 0 0 - 0 0;" in c.procs["redis-0"].output()
@@ -55,7 +56,7 @@ class TestNewCluster:
 
     @LAYOUTS
     def test_announces_host_names_never_ips(self, make_cluster, colocated):
-        """Rule 1: replicas and Sentinels are known by name; resolve-hostnames precedes monitor."""
+        """docs/design.md rule 1: replicas and Sentinels are known by name; resolve-hostnames precedes monitor."""
         c = make_cluster(colocated=colocated)
         c.bootstrap()
         c.assert_invariants()
@@ -71,7 +72,7 @@ class TestNewCluster:
         assert any(line.startswith("sentinel announce-ip") and c.sentinel_host(1) in line for line in conf)
 
     def test_sentinel_myid_is_stable_per_ordinal(self, make_cluster):
-        """Rule 5: the same ordinal always gets the same Sentinel id, also after a restart."""
+        """docs/design.md rule 5: the same ordinal always gets the same Sentinel id, also after a restart."""
         c = make_cluster(colocated=False)
         c.bootstrap()
         ids = {i: c.sentinel(i).execute_command("SENTINEL", "MYID") for i in range(3)}
@@ -82,7 +83,7 @@ class TestNewCluster:
         assert c.sentinel(1).execute_command("SENTINEL", "MYID") == "ab" * 16 + "00000001"
 
     def test_auth_everywhere_from_the_secret_file(self, make_cluster):
-        """Rule 4: Redis, Sentinel and the boot port refuse unauthenticated clients; the password
+        """docs/design.md rule 4: Redis, Sentinel and the boot port refuse unauthenticated clients; the password
         is nowhere on the data dir."""
         c = make_cluster(colocated=False)
         c.bootstrap()
@@ -100,7 +101,7 @@ class TestNewCluster:
 class TestNoSelfElection:
     @pytest.mark.parametrize("ordinal", [0, 1])
     def test_waits_while_peers_exist_but_do_not_answer(self, make_cluster, ordinal):
-        """Rule 2: peers that resolve but do not answer mean wait - never master, never an exit
+        """docs/design.md rule 2: peers that resolve but do not answer mean wait - never master, never an exit
         that would hide this pod's record; the boot port keeps liveness content meanwhile."""
         c = make_cluster()
         c.exist(0, 1, 2)
@@ -173,10 +174,11 @@ class TestFullRestart:
         assert f"elected ordinal {m}" in c.procs[f"redis-{m}"].output()
         assert "data record (time replid offset keys): 0 - 0 0" in c.procs["redis-0"].output()
 
-    def test_the_most_recent_data_leads(self, make_cluster):
+    @BOTH_ENGINES
+    def test_the_most_recent_data_leads(self, make_cluster, engine):
         """A replica that stopped early holds older data than the rest: it is never elected,
         and every write acknowledged after it stopped survives the full restart."""
-        c = make_cluster(colocated=False)
+        c = make_cluster(engine=engine, colocated=False)
         c.bootstrap()
         c.assert_invariants()
         fill(c, 0, "old", 100)
@@ -195,7 +197,7 @@ class TestFullRestart:
         c.wait_for("node 1 synced", lambda: c.redis(1).dbsize() == 200)
 
     def test_a_replica_never_follows_a_master_behind_it(self, make_cluster):
-        """Rule 3: a pod holding data refuses a master that holds none (the override started an
+        """docs/design.md rule 3: a pod holding data refuses a master that holds none (the override started an
         empty pod as master); it keeps its data and waits."""
         c = make_cluster(colocated=False)
         c.bootstrap()
@@ -243,13 +245,19 @@ class TestRestart:
         if not persistence:
             wipe(c, 0)
         c.start_node(0)
-        new_master = c.wait_for("a new master", lambda: next((i for i in (1, 2) if c.role(i) == "master"), None) or None, 30)
+        c.wait_for("a new master", lambda: next((i for i in (1, 2) if c.role(i) == "master"), None) or None, 30)
         c.wait_ready(0, 40)
         if colocated:
             c.start_sentinel(0)
-        assert c.assert_invariants() == new_master
+        new_master = c.assert_invariants()
+        assert new_master in (1, 2)
         out = c.procs["redis-0"].output()
-        assert "names this pod as master; it restarted, so waiting for a failover" in out
+        # Usually Sentinel still names the restarted pod and it waits for the failover; on a slow
+        # machine the failover can already be under way, and the pod finds the new master. Either
+        # way it starts as a replica: "as master" appears once, from the first boot.
+        assert ("names this pod as master; it restarted, so waiting for a failover" in out
+                or "starting redis-server as replica of" in out), out[-3000:]
+        assert out.count("starting redis-server as master") == 1, out[-3000:]
         assert c.role(0) == "slave"
         assert c.redis(new_master).dbsize() == 200
         assert c.redis(0).get("k199") == b"199"
@@ -286,9 +294,10 @@ class TestRestart:
 
 
 class TestRestore:
-    def test_restore_rdb_replaces_the_dataset_with_aof_on(self, make_cluster):
+    @BOTH_ENGINES
+    def test_restore_rdb_replaces_the_dataset_with_aof_on(self, make_cluster, engine):
         """The documented restore: a dump put at /data/restore.rdb is loaded even though AOF is on."""
-        c = make_cluster(replicas=1)
+        c = make_cluster(engine=engine, replicas=1)
         c.start_node(0)
         c.wait_ready(0)
         r = c.redis(0)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""files/scripts/prestop-redis.sh and prestop-sentinel.sh: rule 6 on real processes."""
+"""files/scripts/prestop-redis.sh and prestop-sentinel.sh: docs/design.md rule 6 on real processes."""
 import os
 import re
 import threading
@@ -7,6 +7,8 @@ import time
 
 import pytest
 import redis
+
+from tests.scripts.harness import BOTH_ENGINES
 
 
 class Writer(threading.Thread):
@@ -49,10 +51,11 @@ class Writer(threading.Thread):
 
 class TestPreStop:
     @pytest.mark.parametrize("values", [{}, {"tls": {"enabled": True}}], ids=["plain", "tls"])
-    def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster, values):
-        """Rule 6: pause writes, fail over, wait for the role change; every acknowledged write
+    @BOTH_ENGINES
+    def test_master_hands_over_without_losing_acknowledged_writes(self, make_cluster, values, engine):
+        """docs/design.md rule 6: pause writes, fail over, wait for the role change; every acknowledged write
         survives (also with TLS only: the hook's redis-cli calls and Sentinel use TLS)."""
-        c = make_cluster(values=values)
+        c = make_cluster(engine=engine, values=values)
         c.bootstrap()
         assert c.assert_invariants() == 0
         writer = Writer(c)

@@ -1,18 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
-"""files/scripts/probe.sh: rule 7. Real processes where the state can be produced, a stub
+"""files/scripts/probe.sh: docs/design.md rule 7. Real processes where the state can be produced, a stub
 redis-cli for replies that are hard to provoke on demand (LOADING, MASTERDOWN)."""
 import os
 import stat
 
 import pytest
 
-from tests.scripts.harness import SCRIPTS
+from tests.scripts.harness import BOTH_ENGINES, SCRIPTS
 
 
 class TestProbesOnRealProcesses:
-    def test_replica_not_ready_while_its_master_is_down_but_still_alive(self, make_cluster):
+    @BOTH_ENGINES
+    def test_replica_not_ready_while_its_master_is_down_but_still_alive(self, make_cluster, engine):
         """Readiness needs master_link_status:up; liveness keeps the replica alive meanwhile."""
-        c = make_cluster()
+        c = make_cluster(engine=engine)
         c.bootstrap()
         c.assert_invariants()
         assert c.run(1, "probe.sh", "redis-readiness").returncode == 0

@@ -3,6 +3,8 @@
 
 Every ACL test ends by reading `ACL LOG` on every Redis and Sentinel: an entry there means a
 component was refused a command it needed, so the users' rules are too narrow."""
+import json
+import stat
 import subprocess
 import time
 import urllib.request
@@ -10,7 +12,7 @@ import urllib.request
 import pytest
 import redis
 
-from tests.scripts.harness import PASSWORD, REDIS_PORT, SENTINEL_PORT, acl_password
+from tests.scripts.harness import BOTH_ENGINES, PASSWORD, REDIS_PORT, SENTINEL_PORT, acl_password
 from tests.scripts.test_handover import Writer
 
 ACL_VALUES = {"acl": {"enabled": True, "existingSecret": "redis-ha-acl"}}
@@ -19,8 +21,9 @@ ACL_VALUES = {"acl": {"enabled": True, "existingSecret": "redis-ha-acl"}}
 def as_user(c, i: int, role: str | None, password: str | None = None, port: int = REDIS_PORT) -> redis.Redis:
     """A client of node i logged in as an ACL role's user (None: the default user)."""
     user = None if role is None else ("sentinel-peer" if role == "sentinelPeer" else role)
+    # No CLIENT SETINFO handshake (Valkey and Redis 7.2+ would log it as refused for the narrow users).
     return redis.Redis(host=c.ip(i), port=port, username=user, password=password or (acl_password(role) if role else PASSWORD),
-                       socket_timeout=3, socket_connect_timeout=2, decode_responses=True)
+                       socket_timeout=3, socket_connect_timeout=2, decode_responses=True, lib_name=None, lib_version=None)
 
 
 def denied(c, port: int) -> list[str]:
@@ -39,12 +42,20 @@ def reset_acl_logs(c) -> None:
             as_user(c, i, None, port=port).execute_command("ACL", "LOG", "RESET")
 
 
-def scrape(c, i: int, port: int, role: str, tmp_path) -> str:
-    """Metrics of a real redis_exporter logged in as role's user on node i."""
+def scrape(c, i: int, port: int, user: str | None, tmp_path) -> str:
+    """Metrics of a real redis_exporter on node i (Sentinel i for the Sentinel port), logged in as
+    `user` (None: the default user) with the password file exporter-auth.sh wrote, as in a pod."""
     listen = 19000 + c.net * 10 + i + (5 if port == SENTINEL_PORT else 0)
     log = tmp_path / f"exporter-{i}-{port}.log"
-    env = {"REDIS_ADDR": f"redis://{c.ip(i)}:{port}", "REDIS_USER": role, "REDIS_PASSWORD": acl_password(role),
-           "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f"127.0.0.1:{listen}"}
+    host = c.sentinel_ip(i) if port == SENTINEL_PORT else c.ip(i)
+    addr = f"redis://{host}:{port}"
+    auth = tmp_path / f"exporter-auth-{i}-{port}.json"
+    run = c.run_sentinel if port == SENTINEL_PORT else c.run
+    wrote = run(i, "exporter-auth.sh", EXPORTER_ADDRS=addr, EXPORTER_AUTH_FILE=auth)
+    assert wrote.returncode == 0, wrote.stdout + wrote.stderr
+    env = {"REDIS_ADDR": addr, "REDIS_PASSWORD_FILE": str(auth), "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f"127.0.0.1:{listen}"}
+    if user:
+        env["REDIS_USER"] = user
     with open(log, "wb") as fh:
         proc = subprocess.Popen(["prometheus-redis-exporter"], env=env, stdout=fh, stderr=subprocess.STDOUT)
     try:
@@ -57,11 +68,52 @@ def scrape(c, i: int, port: int, role: str, tmp_path) -> str:
         proc.wait(10)
 
 
+class TestExporterPasswordFile:
+    def test_exporters_log_in_with_the_file_exporter_auth_writes(self, make_cluster, tmp_path):
+        """auth without ACL users: the file holds the default user's password (quotes and
+        backslashes escaped as JSON), mode 0600, and both exporters scrape with it."""
+        c = make_cluster()
+        c.bootstrap()
+        c.assert_invariants()
+        assert "\nredis_up 1" in scrape(c, 0, REDIS_PORT, None, tmp_path)
+        assert "\nredis_up 1" in scrape(c, 1, SENTINEL_PORT, None, tmp_path)
+        written = tmp_path / f"exporter-auth-0-{REDIS_PORT}.json"
+        assert json.loads(written.read_text()) == {f"redis://{c.ip(0)}:{REDIS_PORT}": PASSWORD}
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+    def test_exporter_with_a_stale_password_file_reports_redis_down(self, make_cluster, tmp_path):
+        """The failing twin: a file whose password Redis does not accept gives redis_up 0."""
+        c = make_cluster()
+        c.bootstrap()
+        listen = 19000 + c.net * 10 + 9
+        stale = tmp_path / "stale.json"
+        stale.write_text(json.dumps({f"redis://{c.ip(0)}:{REDIS_PORT}": "not-the-password"}))
+        env = {"REDIS_ADDR": f"redis://{c.ip(0)}:{REDIS_PORT}", "REDIS_PASSWORD_FILE": str(stale), "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f"127.0.0.1:{listen}"}
+        proc = subprocess.Popen(["prometheus-redis-exporter"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def fetch():
+                with urllib.request.urlopen(f"http://127.0.0.1:{listen}/metrics", timeout=5) as resp:
+                    return resp.read().decode()
+            assert "\nredis_up 0" in c.wait_for("stale exporter", fetch, timeout=20)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+    def test_exporter_auth_fails_without_a_password(self, make_cluster, tmp_path):
+        """auth off: there is no password to write, and the script says so instead of writing an empty one."""
+        c = make_cluster(auth=False)
+        out = c.run(0, "exporter-auth.sh", EXPORTER_ADDRS="redis://127.0.0.1:6379", EXPORTER_AUTH_FILE=tmp_path / "x.json")
+        assert out.returncode != 0
+        assert "no password for the exporters" in out.stdout + out.stderr
+        assert not (tmp_path / "x.json").exists()
+
+
 class TestAclUsers:
-    def test_every_component_logs_in_as_its_own_user_through_a_failover(self, make_cluster, tmp_path):
+    @BOTH_ENGINES
+    def test_every_component_logs_in_as_its_own_user_through_a_failover(self, make_cluster, tmp_path, engine):
         """Replication, Sentinel, peers and probes work with their least-privilege users: a hard kill
         of the master fails over, and no node refused a command to any component (ACL LOG empty)."""
-        c = make_cluster(values=ACL_VALUES)
+        c = make_cluster(engine=engine, values=ACL_VALUES)
         c.bootstrap()
         assert c.assert_invariants() == 0
         conf = (c.tmp / "run-1" / "redis.conf").read_text()
@@ -113,6 +165,10 @@ class TestAclUsers:
         reset_acl_logs(c)
         redis_metrics = scrape(c, 0, REDIS_PORT, "exporter", tmp_path)
         assert "\nredis_up 1" in redis_metrics
+        # With REDIS_USER, redis_exporter 1.69 looks the password up under the address with the user
+        # in it, 1.45 (Debian's, run here) under the plain address.
+        written = json.loads((tmp_path / f"exporter-auth-0-{REDIS_PORT}.json").read_text())
+        assert written == {f"redis://exporter@{c.ip(0)}:{REDIS_PORT}": acl_password("exporter"), f"redis://{c.ip(0)}:{REDIS_PORT}": acl_password("exporter")}
         assert 'redis_connected_slaves 2' in redis_metrics
         sentinel_metrics = scrape(c, 1, SENTINEL_PORT, "exporter", tmp_path)
         assert "\nredis_up 1" in sentinel_metrics
@@ -185,7 +241,7 @@ class TestProbeLogin:
 
 class TestRotation:
     def test_three_step_rotation_keeps_replication_and_failover(self, make_cluster, tmp_path, monkeypatch):
-        """README "Rotating the password": accept the new password, switch to it while accepting the
+        """docs/security.md "Rotating the password": accept the new password, switch to it while accepting the
         old one, then drop the old one. Writes continue, replication never authenticates with a
         password its master refuses, a hard kill in the middle fails over, no write is lost."""
         new = "n3w %#&$'\"/\\ pass"

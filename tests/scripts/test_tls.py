@@ -9,7 +9,7 @@ import ssl
 import pytest
 import redis
 
-from tests.scripts.harness import PASSWORD, PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT, REDIS_PORT, SENTINEL_PORT
+from tests.scripts.harness import BOTH_ENGINES, PASSWORD, PLAIN_REDIS_PORT, PLAIN_SENTINEL_PORT, REDIS_PORT, SENTINEL_PORT
 
 TLS = {"tls": {"enabled": True}}
 
@@ -26,10 +26,11 @@ def plain_client(c, i: int, port: int) -> redis.Redis:
 
 
 class TestTlsOnly:
-    def test_boots_and_converges_with_tls_only_listeners(self, make_cluster):
+    @BOTH_ENGINES
+    def test_boots_and_converges_with_tls_only_listeners(self, make_cluster, engine):
         """Rules 1, 2, 5 over TLS: one master, Sentinels agree (TLS to Redis and to each other),
         replicas linked by TLS replication; Redis and Sentinel listen for TLS only (`port 0`)."""
-        c = make_cluster(values=TLS)
+        c = make_cluster(engine=engine, values=TLS)
         c.bootstrap()
         assert c.assert_invariants() == 0
         assert sorted(p["ip"] for p in c.sentinel_list(0, "SENTINELS")) == [c.host(1), c.host(2)]
@@ -64,7 +65,7 @@ class TestTlsOnly:
             handshake(c, 0, c.ip(0))
 
     def test_probes_speak_tls(self, make_cluster):
-        """Rule 7 over TLS: every probe passes; the same probe in plain text cannot reach the node."""
+        """docs/design.md rule 7 over TLS: every probe passes; the same probe in plain text cannot reach the node."""
         c = make_cluster(values=TLS)
         c.bootstrap()
         c.assert_invariants()

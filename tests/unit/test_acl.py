@@ -54,12 +54,13 @@ class TestAclUsers:
     def test_exporters_log_in_as_the_exporter_user(self, name, layout):
         env = {e["name"]: e for e in container(statefulset_of(render_chart({**ACL, **layout}), name), name)["env"]}
         assert env["REDIS_USER"]["value"] == "exporter"
-        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "cache-acl", "key": "exporter-password"}
+        assert env["REDIS_PASSWORD_FILE"]["value"] == "/exporter-auth/passwords.json"
+        assert "REDIS_PASSWORD" not in env
 
-    def test_without_acl_exporters_use_the_auth_secret(self):
+    def test_without_acl_exporters_log_in_as_the_default_user(self):
         env = {e["name"]: e for e in container(sts(render_chart({"auth": {"existingSecret": "pw"}})), "metrics")["env"]}
         assert "REDIS_USER" not in env
-        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "pw", "key": "password"}
+        assert env["REDIS_PASSWORD_FILE"]["value"] == "/exporter-auth/passwords.json"
 
 
 class TestRotation:

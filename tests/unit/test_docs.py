@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""ci/values_docs.py: the README parameters tables and values.schema.json follow values.yaml."""
+"""ci/values_docs.py: the chart README's parameter table and values.schema.json follow values.yaml."""
 import importlib.util
 import json
 import shutil
@@ -69,7 +69,7 @@ class TestValuesDocs:
         assert value_at(path) == default
 
     def test_stale_readme_is_named(self, tmp_path, monkeypatch, capsys):
-        """--check fails on an edited parameters table and names README.md as stale."""
+        """--check fails on an edited parameter table and names the chart README as stale."""
         gen = load_generator(monkeypatch)
         chart = tmp_path / "charts" / "redis-ha"
         (tmp_path / "ci").mkdir(parents=True)
@@ -77,16 +77,25 @@ class TestValuesDocs:
         for name in ("values.yaml", "values.schema.json", "README.md"):
             shutil.copy(CHART / name, chart / name)
         shutil.copy(ROOT / "ci" / "schema-overrides.yaml", tmp_path / "ci" / "schema-overrides.yaml")
-        readme = (ROOT / "README.md").read_text()
+        readme = (chart / "README.md").read_text()
         assert "| `replicas` |" in readme
-        (tmp_path / "README.md").write_text(readme.replace("| `replicas` |", "| `replicaCount` |", 1))
+        (chart / "README.md").write_text(readme.replace("| `replicas` |", "| `replicaCount` |", 1))
         monkeypatch.setattr(gen, "ROOT", tmp_path)
         monkeypatch.setattr(gen, "VALUES", chart / "values.yaml")
         monkeypatch.setattr(gen, "SCHEMA", chart / "values.schema.json")
         monkeypatch.setattr(gen, "OVERRIDES", tmp_path / "ci" / "schema-overrides.yaml")
-        monkeypatch.setattr(gen, "READMES", [chart / "README.md", tmp_path / "README.md"])
+        monkeypatch.setattr(gen, "READMES", [chart / "README.md"])
         assert gen.main(["--check"]) == 1
         out = capsys.readouterr().out
         assert out.startswith("stale")
-        assert [f.strip() for f in out.split(":", 1)[1].split(",")] == ["README.md"]
+        assert [f.strip() for f in out.split(":", 1)[1].split(",")] == ["charts/redis-ha/README.md"]
         assert gen.main([]) == 0 and gen.main(["--check"]) == 0
+        assert (chart / "README.md").read_text() == readme
+
+    def test_only_the_chart_readme_carries_the_table(self, monkeypatch):
+        """One generated table: the chart README has it, the root README links to it instead."""
+        gen = load_generator(monkeypatch)
+        assert gen.READMES == [CHART / "README.md"]
+        assert "<!-- parameters:start -->" in (CHART / "README.md").read_text()
+        root = (ROOT / "README.md").read_text()
+        assert "<!-- parameters:start -->" not in root and "| `replicas` |" not in root

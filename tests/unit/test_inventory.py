@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the chart creates, by (kind, name), for the defaults, the co-located layout and the non-HA mode."""
-import pytest
+from pathlib import Path
 
-from tests.helm import of_kind, render_chart
+import pytest
+import yaml
+
+from tests.helm import CHART, of_kind, render_chart
 
 COLOCATED = {"sentinel": {"colocated": True}}
 
@@ -60,3 +63,17 @@ def test_existing_secret_and_no_service_account_drop_those_objects():
     """auth.existingSecret and serviceAccount.create=false: the chart creates neither."""
     docs = render_chart({"auth": {"existingSecret": "mine"}, "serviceAccount": {"create": False}, "roleServices": {"enabled": False}, "tests": {"enabled": False}})
     assert {k for k, _ in kinds_names(docs)} == {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Service", "StatefulSet"}
+
+
+def test_every_template_has_a_helm_unittest_suite():
+    """helm-unittest owns each template's contract: every file under templates/ (helpers aside) has a
+    suite in charts/redis-ha/tests/ named after it (<template>_test.yaml, listing it), or shares one
+    with one other template (the two ConfigMaps, the two Services); suites over many templates,
+    like labels or tls, don't count."""
+    own = set()
+    for suite in sorted((CHART / "tests").glob("*_test.yaml")):
+        listed = [t for t in yaml.safe_load(suite.read_text()).get("templates", []) if "*" not in t]
+        named = [t for t in listed if Path(t).stem == suite.name.removesuffix("_test.yaml")]
+        own.update(listed if len(listed) <= 2 else named)
+    templates = {str(p.relative_to(CHART / "templates")) for p in (CHART / "templates").rglob("*") if p.is_file() and not p.name.startswith("_")}
+    assert sorted(templates - own) == []

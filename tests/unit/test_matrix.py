@@ -11,7 +11,7 @@ from tests.matrix import MATRIX
 
 
 def test_matrix_is_large_enough():
-    """The issue asks for at least 100 combinations."""
+    """The values matrix covers at least 100 combinations of the values that interact."""
     assert len(MATRIX) >= 100
 
 

@@ -18,6 +18,8 @@ THRESHOLD_ALERTS = sorted(n for n, v in ALERT_VALUES.items() if "threshold" in v
 DASHBOARD_FILE = CHART / "files" / "dashboards" / "redis-ha.json"
 DASHBOARD_SCHEMA = json.loads((ROOT / "tests" / "metrics" / "grafana-dashboard.schema.json").read_text())
 SENTINEL_ALERTS = {"RedisSentinelsDisagree", "RedisSentinelQuorumAtRisk", "RedisReplicasMissing", "RedisMasterFlapping"}
+BACKUP_ALERTS = {"RedisBackupFailed", "RedisBackupMissing"}
+BACKUP = {"backup": {"enabled": True}}
 
 
 def rules(values=None, **kw) -> dict[str, dict]:
@@ -69,10 +71,12 @@ class TestPrometheusRule:
         kw = {} if api_versions is None else {"api_versions": api_versions}
         assert bool(of_kind(render_chart(values, **kw), "PrometheusRule")) is rendered
 
-    def test_the_seed_alerts_and_the_sentinel_alerts(self):
-        """The seed's nine alerts plus the Sentinel ones, with the seed's thresholds as defaults."""
+    def test_the_reference_deployment_alerts_and_the_sentinel_alerts(self):
+        """The AIKernel reference deployment's nine alerts plus the Sentinel ones, with its thresholds as
+        defaults; the backup alerts only with backups."""
         r = rules()
-        assert set(r) == set(ALERT_VALUES)
+        assert set(r) == set(ALERT_VALUES) - BACKUP_ALERTS
+        assert set(rules(BACKUP)) == set(ALERT_VALUES)
         assert r["RedisDown"]["for"] == "5m" and r["RedisMasterLinkDown"]["for"] == "2m"
         assert r["RedisMemoryHigh"]["expr"].endswith("* 100 > 90")
         assert r["RedisLatencyHigh"]["expr"].endswith("* 1000 > 100")
@@ -87,10 +91,20 @@ class TestPrometheusRule:
             assert all(s.startswith(SELECTOR) for s in selectors(rule["expr"])), (name, rule["expr"])
             assert not bare_metrics(rule["expr"]), (name, bare_metrics(rule["expr"]))
 
+    def test_backup_alerts_read_the_release_cronjob_and_its_jobs(self):
+        """The backup alerts select kube-state-metrics series of the release's namespace, owned by or
+        named after its backup CronJob; metrics.prometheusRule.backupSelector replaces the namespace."""
+        for values, prefix in ((BACKUP, 'namespace="default"'), ({**BACKUP, "metrics": {"prometheusRule": {"backupSelector": 'namespace="x",cluster="eu"'}}}, 'namespace="x",cluster="eu"')):
+            r = rules(values)
+            for name in BACKUP_ALERTS:
+                assert all(s.startswith(prefix) for s in selectors(r[name]["expr"])), (name, r[name]["expr"])
+                assert 'cronjob="redis-ha-backup"' in r[name]["expr"] or 'owner_name="redis-ha-backup"' in r[name]["expr"], name
+            assert not any(s.startswith(SELECTOR) for n in BACKUP_ALERTS for s in selectors(r[n]["expr"]))
+
     def test_selector_is_a_value(self):
         """metrics.prometheusRule.selector replaces the derived namespace/job matchers everywhere."""
         custom = 'namespace="cache",service="redis-metrics"'
-        for name, rule in rules({"metrics": {"prometheusRule": {"selector": custom}}}).items():
+        for name, rule in rules({"metrics": {"prometheusRule": {"selector": custom}}}).items():  # backup alerts off
             assert all(s.startswith(custom) for s in selectors(rule["expr"])), name
 
     def test_selector_follows_release_namespace_and_fullname(self):
@@ -100,7 +114,7 @@ class TestPrometheusRule:
 
     def test_every_alert_documents_itself(self):
         """summary, description and runbook on every alert; severity and `for` from values."""
-        for name, rule in rules().items():
+        for name, rule in rules(BACKUP).items():
             assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
             assert all(len(rule["annotations"][k]) > 20 for k in ("summary", "description", "runbook")), name
             assert rule["labels"] == {"severity": ALERT_VALUES[name]["severity"]}, name
@@ -110,7 +124,7 @@ class TestPrometheusRule:
     @pytest.mark.parametrize("name", THRESHOLD_ALERTS)
     def test_threshold_and_for_are_values(self, name):
         """metrics.prometheusRule.alerts.<name>.threshold and .for reach the rule."""
-        rule = rules({"metrics": {"prometheusRule": {"alerts": {name: {"threshold": 4242, "for": "7m"}}}}})[name]
+        rule = rules({**BACKUP, "metrics": {"prometheusRule": {"alerts": {name: {"threshold": 4242, "for": "7m"}}}}})[name]
         assert re.search(r"[<>] 4242\b", rule["expr"]), rule["expr"]
         assert rule["for"] == "7m"
 
@@ -165,15 +179,46 @@ class TestPrometheusRule:
 class TestExporters:
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_sentinel_exporter_sidecar(self, layout):
-        """sentinel-metrics: redis_exporter on 9355 pointed at the Sentinel of its pod, password from the Secret."""
+        """sentinel-metrics: redis_exporter on 9355 pointed at the Sentinel of its pod, password from the exporter-auth file."""
         c = container(holder(layout, "sentinel-metrics"), "sentinel-metrics")
         env = env_of(c)
         assert env["REDIS_ADDR"] == "redis://127.0.0.1:26379"
         assert env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == ":9355"
-        assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-ha", "key": "password"}}
+        assert env["REDIS_PASSWORD_FILE"] == "/exporter-auth/passwords.json"
         assert c["ports"] == [{"name": "sentinel-metric", "containerPort": 9355}]
-        assert c["livenessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metric"}
+        assert c["livenessProbe"]["tcpSocket"] == {"port": "sentinel-metric"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/health", "port": "sentinel-metric"}
         assert c["command"] == ["redis_exporter"]
+
+    @pytest.mark.parametrize("tls", [pytest.param({}, id="plain"), pytest.param({"tls": {"enabled": True, "existingSecret": "redis-tls"}}, id="tls")])
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_exporter_auth_init_writes_every_address_its_pod_scrapes(self, layout, tls):
+        """exporter-auth runs before the exporters of each pod and writes the password of exactly the
+        addresses they scrape (REDIS_ADDR is the file's key), to the memory-backed volume they mount read-only."""
+        for sts in (d for d in render_chart({**layout, **tls}) if d["kind"] == "StatefulSet"):
+            pod = sts["spec"]["template"]["spec"]
+            exporters = [c for c in pod["containers"] if c["name"] in ("metrics", "sentinel-metrics")]
+            init = next(c for c in pod["initContainers"] if c["name"] == "exporter-auth")
+            assert env_of(init)["EXPORTER_ADDRS"].split() == [env_of(c)["REDIS_ADDR"] for c in exporters]
+            assert init["command"] == ["sh", "/scripts/exporter-auth.sh"]
+            assert {"name": "exporter-auth", "mountPath": "/exporter-auth"} in init["volumeMounts"]
+            for c in exporters:
+                assert env_of(c)["REDIS_PASSWORD_FILE"] == env_of(init)["EXPORTER_AUTH_FILE"]
+                assert {"name": "exporter-auth", "mountPath": "/exporter-auth", "readOnly": True} in c["volumeMounts"]
+            assert {"name": "exporter-auth", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}} in pod["volumes"]
+
+    @pytest.mark.parametrize("values", [pytest.param({"auth": {"enabled": False}}, id="auth-off"), pytest.param({"metrics": {"enabled": False}}, id="metrics-off")])
+    def test_no_exporter_auth_without_a_password_or_exporters(self, values):
+        """With nothing to log in with, or nobody to log in, there is no init container and no volume."""
+        for sts in (d for d in render_chart(values) if d["kind"] == "StatefulSet"):
+            pod = sts["spec"]["template"]["spec"]
+            assert "exporter-auth" not in [c["name"] for c in pod.get("initContainers", [])]
+            assert "exporter-auth" not in [v["name"] for v in pod["volumes"]]
+
+    def test_user_init_containers_run_after_exporter_auth(self):
+        """initContainers from values keep their place after the chart's own."""
+        pod = statefulset_of(render_chart({"initContainers": [{"name": "mine", "image": "busybox"}]}), "redis")["spec"]["template"]["spec"]
+        assert [c["name"] for c in pod["initContainers"]] == ["exporter-auth", "mine"]
 
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_exporters_follow_values(self, layout):
@@ -183,7 +228,7 @@ class TestExporters:
             c = container(statefulset_of(docs, name), name)
             assert c["command"] == ["/usr/bin/prometheus-redis-exporter"]
             assert env_of(c)["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] == f":{port}"
-            assert "REDIS_PASSWORD" not in env_of(c)
+            assert "REDIS_PASSWORD" not in env_of(c) and "REDIS_PASSWORD_FILE" not in env_of(c)
 
     @pytest.mark.parametrize(
         ("values", "expected"),
@@ -325,8 +370,8 @@ class TestDashboard:
         assert not [e for v in kube_schema.KUBE_VERSIONS for e in kube_schema.errors(cm, v)]
 
 
-class TestSeedObservability:
-    def test_seed_dashboard_uid_alerts_and_scraping(self):
+class TestAIKernelReferenceObservability:
+    def test_reference_dashboard_uid_alerts_and_scraping(self):
         """examples/aikernel-values.yaml: dashboard uid aikernel-redis-cache in monitoring, alerts on release redis."""
         values = load_values_file(ROOT / "examples" / "aikernel-values.yaml")
         docs = render_chart(values, release="redis", namespace="aikernel")
@@ -335,7 +380,7 @@ class TestSeedObservability:
         assert json.loads(cm["data"]["redis-ha.json"])["uid"] == "aikernel-redis-cache"
         groups = by_kind_name(docs, "PrometheusRule", "redis")["spec"]["groups"]
         exprs = [r["expr"] for g in groups for r in g["rules"]]
-        assert len(exprs) == len(ALERT_VALUES)
+        assert len(exprs) == len(set(ALERT_VALUES) - BACKUP_ALERTS)
         assert all('namespace="aikernel",job="redis-headless"' in e for e in exprs)
         assert [e["port"] for e in by_kind_name(docs, "ServiceMonitor", "redis")["spec"]["endpoints"]] == ["metrics", "sentinel-metrics"]
 

@@ -10,12 +10,12 @@ PASSWORD = "matrix-password-%#&"
 
 
 def containers_of(doc):
-    spec = doc["spec"].get("template", {}).get("spec") if doc["kind"] == "StatefulSet" else doc["spec"]
+    spec = doc["spec"].get("template", {}).get("spec") if doc["kind"] in ("StatefulSet", "Job") else doc["spec"]
     return spec.get("initContainers", []) + spec["containers"], spec
 
 
 def workloads(docs):
-    return [d for d in docs if d["kind"] in ("StatefulSet", "Pod")]
+    return [d for d in docs if d["kind"] in ("StatefulSet", "Job", "Pod")]
 
 
 @pytest.fixture(params=MATRIX, ids=[m.id for m in MATRIX], scope="module")
@@ -27,7 +27,7 @@ def docs(request):
 
 
 def test_every_object_has_the_standard_labels(docs):
-    """Style rule 4 on metadata."""
+    """Every object carries the recommended app.kubernetes.io labels."""
     for d in docs:
         assert REQUIRED_LABELS <= set(d["metadata"]["labels"]), d["metadata"]["name"]
 
@@ -46,13 +46,13 @@ def test_every_container_is_hardened(docs):
 
 
 def test_password_only_in_secret(docs):
-    """Rule 4: not in ConfigMaps, args, commands or env values."""
+    """docs/design.md rule 4: not in ConfigMaps, args, commands or env values."""
     for d in docs:
         if d["kind"] == "Secret":
             continue
         if d["kind"] == "ConfigMap":
             assert PASSWORD not in str(d)
-        for c in containers_of(d)[0] if d["kind"] in ("StatefulSet", "Pod") else []:
+        for c in containers_of(d)[0] if d["kind"] in ("StatefulSet", "Job", "Pod") else []:
             assert PASSWORD not in str(c.get("command", [])) + str(c.get("args", []))
             for e in c.get("env", []):
                 assert PASSWORD not in str(e.get("value", "")), e["name"]
@@ -60,7 +60,7 @@ def test_password_only_in_secret(docs):
 
 
 def test_secret_volumes_are_0400(docs):
-    """Rule 4: mounted secret files (plain or projected Secret volumes) are owner-read-only."""
+    """docs/design.md rule 4: mounted secret files (plain or projected Secret volumes) are owner-read-only."""
     for d in workloads(docs):
         for v in containers_of(d)[1]["volumes"]:
             if "secret" in v:
@@ -74,9 +74,9 @@ def test_secret_volumes_are_0400(docs):
 
 
 def test_probes_on_chart_containers(docs):
-    """Rule 7: every long-running chart container has liveness and readiness probes."""
+    """docs/design.md rule 7: every long-running chart container has liveness and readiness probes."""
     for d in docs:
         if d["kind"] != "StatefulSet":
             continue
-        for c in containers_of(d)[0]:
+        for c in d["spec"]["template"]["spec"]["containers"]:
             assert "livenessProbe" in c and "readinessProbe" in c, c["name"]

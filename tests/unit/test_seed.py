@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The seed deployment: examples/aikernel-values.yaml, installed as release `redis` in namespace
-aikernel, must give every item the seed README lists (README.md, "The seed, item by item")."""
+"""The AIKernel reference deployment: examples/aikernel-values.yaml, installed as release `redis`
+in namespace aikernel, must give every item examples/README.md lists ("Item by item")."""
 import re
 
 import pytest
@@ -19,8 +19,8 @@ PROMETHEUS = {
 }
 # The chart's own opt-in client label (`<fullname>-client: "true"`), worn by the helm test pod.
 CHART_CLIENT = {"podSelector": {"matchLabels": {"redis-client": "true"}}}
-# The hosts of the seed's appsettings.json ConnectionString, verbatim.
-SEED_CONNECTION_STRING = (
+# The hosts of the reference deployment's appsettings.json ConnectionString, verbatim.
+REFERENCE_CONNECTION_STRING = (
     "redis-0.redis-headless.aikernel.svc.cluster.local:6379,"
     "redis-1.redis-headless.aikernel.svc.cluster.local:6379,"
     "redis-2.redis-headless.aikernel.svc.cluster.local:6379,"
@@ -51,7 +51,7 @@ def rule_ports(rule):
     return sorted((p["port"], p["protocol"]) for p in rule["ports"])
 
 
-class TestSeed:
+class TestAIKernelReferenceDeployment:
     def test_three_pods_each_run_redis_and_sentinel(self, sts):
         """replicas: 3 with sentinel.colocated gives three pods with redis and sentinel, quorum 2 on master set mymaster."""
         assert sts["spec"]["replicas"] == 3
@@ -68,7 +68,7 @@ class TestSeed:
         assert [d["metadata"]["name"] for d in of_kind(docs, "PodDisruptionBudget")] == ["redis"]
 
     def test_image_is_redis_7_2(self, sts):
-        """image.tag 7.2.7: the seed asks for Redis 7.2+."""
+        """image.tag 7.2.7: the reference deployment asks for Redis 7.2+."""
         assert container(sts, "redis")["image"] == "docker.io/library/redis:7.2.7"
 
     def test_pods_require_distinct_nodes(self, sts):
@@ -158,10 +158,10 @@ class TestSeed:
         assert "maxmemory 3gb" in lines
         assert "maxmemory-policy allkeys-lru" in lines
 
-    def test_pod_names_match_the_seed_connection_string(self, docs, sts):
-        """fullnameOverride redis: NODE_HOST_TEMPLATE gives the seed's appsettings.json hosts."""
-        seed_hosts = re.findall(r"([a-z0-9.-]+\.local):6379", SEED_CONNECTION_STRING)
+    def test_pod_names_match_the_reference_connection_string(self, docs, sts):
+        """fullnameOverride redis: NODE_HOST_TEMPLATE gives the reference deployment's appsettings.json hosts."""
+        reference_hosts = re.findall(r"([a-z0-9.-]+\.local):6379", REFERENCE_CONNECTION_STRING)
         template = env_of(container(sts, "redis"))["NODE_HOST_TEMPLATE"]
-        assert [template % i for i in range(3)] == seed_hosts
+        assert [template % i for i in range(3)] == reference_hosts
         assert sts["spec"]["serviceName"] == "redis-headless"
         assert by_kind_name(docs, "Service", "redis-headless")["spec"]["clusterIP"] == "None"

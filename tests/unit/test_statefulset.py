@@ -69,7 +69,7 @@ class TestStatefulSet:
             assert container_names(by_kind_name(docs, "StatefulSet", "redis-ha-sentinel")) == sentinel_pod
 
     def test_selector_labels_are_the_stable_three(self):
-        """Selectors use name, instance, component only (rule 8: never change)."""
+        """Selectors use name, instance, component only (docs/design.md rule 8: never change)."""
         s = sts()
         assert s["spec"]["selector"]["matchLabels"] == selector("server")
         assert s["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"] == selector("server")
@@ -140,6 +140,20 @@ class TestStatefulSet:
             assert container(holder(values, name), name)["image"] == "docker.io/library/redis@sha256:" + "a" * 64
             assert container(holder(layout, name), name)["image"] == "docker.io/library/redis:7.2.7"
 
+    @pytest.mark.parametrize(("values", "image"), [
+        pytest.param({}, "docker.io/library/redis:7.2.7", id="redis-default"),
+        pytest.param({"engine": "valkey"}, "docker.io/valkey/valkey:8.1.1", id="valkey-default"),
+        pytest.param({"engine": "valkey", "image": {"tag": "8.1.4"}}, "docker.io/valkey/valkey:8.1.4", id="valkey-own-tag"),
+        pytest.param({"engine": "valkey", "image": {"registry": "", "repository": "mirror/valkey"}}, "mirror/valkey:8.1.1", id="valkey-own-repository"),
+        pytest.param({"engine": "redis", "image": {"repository": "library/redis", "tag": "8.0.2"}}, "docker.io/library/redis:8.0.2", id="redis-own-tag"),
+    ])
+    def test_engine_picks_the_default_image(self, values, image):
+        """engine: an empty image.repository or image.tag comes from the engine; Redis, Sentinel and the helm test pod run it."""
+        docs = render_chart(values)
+        assert container(by_kind_name(docs, "StatefulSet", "redis-ha"), "redis")["image"] == image
+        assert container(by_kind_name(docs, "StatefulSet", "redis-ha-sentinel"), "sentinel")["image"] == image
+        assert {c["image"] for d in docs if d["kind"] == "Pod" for c in d["spec"]["containers"]} == {image}
+
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_extras_reach_the_pod(self, layout):
         """extraEnv, extraVolumes, extraVolumeMounts, podLabels, podAnnotations reach redis and sentinel; sidecars and initContainers the Redis pods."""
@@ -162,7 +176,7 @@ class TestStatefulSet:
             assert tpl["metadata"]["annotations"]["a"] == "b"
         redis = by_kind_name(docs, "StatefulSet", "redis-ha")
         assert container(redis, "side")["image"] == "busybox"
-        assert redis["spec"]["template"]["spec"]["initContainers"][0]["name"] == "init"
+        assert [c["name"] for c in redis["spec"]["template"]["spec"]["initContainers"]] == ["exporter-auth", "init"]
 
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_service_account_token_not_mounted(self, name):
@@ -201,7 +215,7 @@ class TestSentinelStatefulSet:
         s = sentinel_sts()
         assert {c["name"]: [x["containerPort"] for x in c["ports"]] for c in s["spec"]["template"]["spec"]["containers"]} == {"sentinel": [26379], "sentinel-metrics": [9355]}
         volumes = [v["name"] for v in s["spec"]["template"]["spec"]["volumes"]]
-        assert volumes == ["config", "scripts", "secret", "run", "tmp"]
+        assert volumes == ["config", "scripts", "secret", "run", "exporter-auth", "tmp"]
         assert "data" not in [m["name"] for m in container(s, "sentinel")["volumeMounts"]]
 
     def test_shares_the_redis_pods_hardening(self):
@@ -220,7 +234,7 @@ class TestSentinelStatefulSet:
 
 class TestIdentity:
     def test_node_host_template_is_the_pod_fqdn(self):
-        """Rule 1: pods know each other by <pod>.<headless>.<ns>.svc.<clusterDomain>."""
+        """docs/design.md rule 1: pods know each other by <pod>.<headless>.<ns>.svc.<clusterDomain>."""
         env = env_of(container(sts({"clusterDomain": "corp.local"}, namespace="aikernel"), "redis"))
         assert env["NODE_HOST_TEMPLATE"] == "redis-ha-%s.redis-ha-headless.aikernel.svc.corp.local"
 
@@ -237,7 +251,7 @@ class TestIdentity:
 
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_sentinel_id_prefix_is_stable_and_per_release(self, layout):
-        """Rule 5: myid derives from namespace and name, not from chance."""
+        """docs/design.md rule 5: myid derives from namespace and name, not from chance."""
         def prefix(**kw):
             return env_of(container(holder(layout, "sentinel", **kw), "sentinel"))["SENTINEL_ID_PREFIX"]
         a, b, c = prefix(), prefix(), prefix(namespace="other")
@@ -277,7 +291,7 @@ class TestIdentity:
 class TestHandoverAndProbes:
     @pytest.mark.parametrize("layout", LAYOUTS)
     def test_prestop_on_both_containers(self, layout):
-        """Rule 6: the redis hook hands over, the sentinel hook waits for it, in either layout."""
+        """docs/design.md rule 6: the redis hook hands over, the sentinel hook waits for it, in either layout."""
         docs = render_chart(layout)
         assert container(statefulset_of(docs, "redis"), "redis")["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "/scripts/prestop-redis.sh"]
         assert container(statefulset_of(docs, "sentinel"), "sentinel")["lifecycle"]["preStop"]["exec"]["command"] == ["sh", "/scripts/prestop-sentinel.sh"]
@@ -291,14 +305,14 @@ class TestHandoverAndProbes:
 
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_prestop_timeout_fits_grace_period(self, name):
-        """Rule 6: the handover deadline is inside terminationGracePeriodSeconds of every pod that runs a hook."""
+        """docs/design.md rule 6: the handover deadline is inside terminationGracePeriodSeconds of every pod that runs a hook."""
         s = by_kind_name(render_chart(), "StatefulSet", name)
         grace = s["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         first = s["spec"]["template"]["spec"]["containers"][0]
         assert int(env_of(first)["PRESTOP_TIMEOUT"]) < grace
 
     def test_probes(self):
-        """Rule 7: liveness accepts recovery, readiness needs a synced node, a startup probe exists."""
+        """docs/design.md rule 7: liveness accepts recovery, readiness needs a synced node, a startup probe exists."""
         r = container(sts(), "redis")
         assert r["livenessProbe"]["exec"]["command"][-1] == "redis-liveness"
         assert r["readinessProbe"]["exec"]["command"][-1] == "redis-readiness"
@@ -313,6 +327,28 @@ class TestHandoverAndProbes:
         assert s["readinessProbe"]["exec"]["command"] == ["sh", "/scripts/probe.sh", "sentinel-readiness"]
         assert s["startupProbe"]["exec"]["command"] == ["sh", "/scripts/probe.sh", "sentinel-readiness"]
 
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_sentinel_probe_timings_come_from_sentinel_values(self, layout):
+        """sentinel.*Probe set the sentinel container's probes; redis.*Probe only the redis container's."""
+        values = with_layout(layout, {
+            "sentinel": {"livenessProbe": {"periodSeconds": 7}, "readinessProbe": {"failureThreshold": 9}, "startupProbe": {"failureThreshold": 11}},
+            "redis": {"livenessProbe": {"periodSeconds": 30}, "readinessProbe": {"failureThreshold": 2}, "startupProbe": {"failureThreshold": 200}},
+        })
+        docs = render_chart(values)
+        s = container(statefulset_of(docs, "sentinel"), "sentinel")
+        r = container(statefulset_of(docs, "redis"), "redis")
+        assert (s["livenessProbe"]["periodSeconds"], s["readinessProbe"]["failureThreshold"], s["startupProbe"]["failureThreshold"]) == (7, 9, 11)
+        assert (r["livenessProbe"]["periodSeconds"], r["readinessProbe"]["failureThreshold"], r["startupProbe"]["failureThreshold"]) == (30, 2, 200)
+
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_sentinel_probe_defaults_match_the_redis_ones(self, layout):
+        """The sentinel probes' defaults are the timings they had when they followed redis.*Probe."""
+        docs = render_chart(layout)
+        s = container(statefulset_of(docs, "sentinel"), "sentinel")
+        r = container(statefulset_of(docs, "redis"), "redis")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert {k: v for k, v in s[probe].items() if k != "exec"} == {k: v for k, v in r[probe].items() if k != "exec"}, probe
+
     def test_single_mode_has_no_prestop(self):
         """replicas: 1 has nobody to hand over to."""
         assert "lifecycle" not in container(sts({"replicas": 1}), "redis")
@@ -321,7 +357,7 @@ class TestHandoverAndProbes:
 class TestChecksums:
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_config_change_rolls_pods(self, name):
-        """Rule 8: a config value changes checksum/config of the Redis and the Sentinel pods."""
+        """docs/design.md rule 8: a config value changes checksum/config of the Redis and the Sentinel pods."""
         def annotations(values):
             return by_kind_name(render_chart(values), "StatefulSet", name)["spec"]["template"]["metadata"]["annotations"]
         a, b = annotations({}), annotations({"sentinel": {"downAfterMilliseconds": 3000}})
@@ -330,7 +366,7 @@ class TestChecksums:
 
     @pytest.mark.parametrize("name", ["redis-ha", "redis-ha-sentinel"])
     def test_secret_change_rolls_pods(self, name):
-        """Rule 8: a new password changes checksum/secret of the Redis and the Sentinel pods."""
+        """docs/design.md rule 8: a new password changes checksum/secret of the Redis and the Sentinel pods."""
         def checksum(password):
             return by_kind_name(render_chart({"auth": {"password": password}}), "StatefulSet", name)["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
         assert checksum("one") != checksum("two")

@@ -243,9 +243,10 @@ BAD = [
     pytest.param({"tls": {**SECRET, "certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}}, r"tls.existingSecret: set either tls.existingSecret or tls.certManager.enabled, not both", id="both-sources"),
     pytest.param({"tls": {"enabled": True, "certManager": {"enabled": True}}}, r"tls.certManager.issuerRef.name: name the Issuer or ClusterIssuer that signs the certificate", id="no-issuer"),
     pytest.param({"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "ca"}}}}, r"tls.certManager.enabled: needs tls.enabled=true", id="cert-manager-without-tls"),
-    pytest.param({"tls": {**SECRET, "plainPorts": {"enabled": True, "redis": 6379}}}, r"tls.plainPorts.redis: must differ from redis.port, sentinel.port, the metrics ports and the other plain port; got 6379", id="plain-port-is-tls-port"),
-    pytest.param({"tls": {**SECRET, "plainPorts": {"enabled": True, "sentinel": 9355}}}, r"tls.plainPorts.sentinel: must differ .* got 9355", id="plain-port-is-exporter-port"),
-    pytest.param({"tls": {**SECRET, "plainPorts": {"enabled": True, "redis": 7000, "sentinel": 7000}}}, r"tls.plainPorts.redis: must differ .* got 7000", id="plain-ports-equal"),
+    pytest.param({"tls": {**SECRET, "plainPorts": {"enabled": True, "redis": 6379}}}, r"redis.port and tls.plainPorts.redis: both are 6379; every port the pods and Services open needs a number of its own", id="plain-port-is-tls-port"),
+    pytest.param({"tls": {**SECRET, "plainPorts": {"enabled": True, "sentinel": 9355}}}, r"tls.plainPorts.sentinel and metrics.sentinelPort: both are 9355;", id="plain-port-is-exporter-port"),
+    pytest.param({"tls": {**SECRET, "plainPorts": {"enabled": True, "redis": 7000, "sentinel": 7000}}}, r"tls.plainPorts.redis and tls.plainPorts.sentinel: both are 7000;", id="plain-ports-equal"),
+    pytest.param({"tls": {"plainPorts": {"enabled": True}}}, r"tls.plainPorts.enabled: needs tls.enabled=true; with TLS off every port is plain already", id="plain-ports-without-tls"),
 ]
 
 GOOD = [

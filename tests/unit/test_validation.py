@@ -14,18 +14,36 @@ BAD = [
     pytest.param({"replicas": 5, "sentinel": {"quorum": 4}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 4", id="quorum-counts-sentinels-not-redis-pods"),
     pytest.param({"sentinel": {"replicas": 5, "quorum": 6}}, r"sentinel.quorum: must be between 3 \(a majority of the 5 Sentinels\) and 5; got 6", id="quorum-above-sentinel-replicas"),
     pytest.param({"sentinel": {"colocated": True, "quorum": 4}}, r"sentinel.quorum: must be between 2 \(a majority of the 3 Sentinels\) and 3; got 4", id="colocated-quorum-above-replicas"),
-    pytest.param({"boot": {"port": 6379}}, r"boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports in use; got 6379", id="boot-port-is-redis-port"),
-    pytest.param({"boot": {"port": 26379}}, r"boot.port: must differ .* got 26379", id="boot-port-is-sentinel-port"),
-    pytest.param({"boot": {"port": 9355}}, r"boot.port: must differ .* got 9355", id="boot-port-is-exporter-port"),
-    pytest.param({"redis": {"port": 16379}}, r"boot.port: must differ .* got 16379", id="redis-port-moved-onto-boot-port"),
+    pytest.param({"boot": {"port": 6379}}, r"redis.port and boot.port: both are 6379; every port the pods and Services open needs a number of its own", id="boot-port-is-redis-port"),
+    pytest.param({"boot": {"port": 26379}}, r"sentinel.port and boot.port: both are 26379;", id="boot-port-is-sentinel-port"),
+    pytest.param({"boot": {"port": 9355}}, r"boot.port and metrics.sentinelPort: both are 9355;", id="boot-port-is-exporter-port"),
+    pytest.param({"redis": {"port": 16379}}, r"redis.port and boot.port: both are 16379;", id="redis-port-moved-onto-boot-port"),
+    pytest.param({"redis": {"port": 26379}}, r"redis.port and sentinel.port: both are 26379;", id="redis-port-is-sentinel-port"),
+    pytest.param({"metrics": {"port": 6379}}, r"redis.port and metrics.port: both are 6379;", id="exporter-port-is-redis-port"),
+    pytest.param({"sentinel": {"port": 9355}}, r"sentinel.port and metrics.sentinelPort: both are 9355;", id="sentinel-port-is-sentinel-exporter-port"),
+    pytest.param({"redis": {"port": 9121}, "sentinel": {"port": 9121}}, r"redis.port, sentinel.port and metrics.port: all are 9121;", id="three-values-one-port"),
+    pytest.param({"auth": {"enabled": False, "password": "p"}}, r"auth.password: needs auth.enabled=true; with auth off Redis and Sentinel ask for no password", id="password-without-auth"),
+    pytest.param({"auth": {"enabled": False, "existingSecret": "s"}}, r"auth.existingSecret: needs auth.enabled=true", id="existing-secret-without-auth"),
     pytest.param({"auth": {"password": "p", "existingSecret": "s"}}, r"auth.password: set either auth.password or auth.existingSecret", id="password-and-existing-secret"),
     pytest.param({"pdb": {"minAvailable": 3}}, r"pdb.minAvailable: must be lower than replicas \(3\).* got 3", id="pdb-blocks-every-drain"),
     pytest.param({"persistence": {"size": "ten gigs"}}, r'persistence.size: must be a Kubernetes quantity such as 10Gi; got "ten gigs"', id="size-not-quantity"),
     pytest.param({"metrics": {"podMonitor": {"enabled": True}, "serviceMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: enable either metrics.podMonitor or metrics.serviceMonitor, not both", id="both-monitors"),
     pytest.param({"metrics": {"enabled": False, "podMonitor": {"enabled": True}}}, r"metrics.podMonitor.enabled: needs metrics.enabled=true", id="pod-monitor-without-exporter"),
     pytest.param({"metrics": {"enabled": False, "grafanaDashboard": {"enabled": True}}}, r"metrics.grafanaDashboard.enabled: needs metrics.enabled=true", id="dashboard-without-exporter"),
-    pytest.param({"metrics": {"sentinelPort": 9121}}, r"metrics.sentinelPort: must differ from metrics.port, redis.port and sentinel.port.* got 9121", id="sentinel-exporter-port-clash"),
+    pytest.param({"metrics": {"sentinelPort": 9121}}, r"metrics.port and metrics.sentinelPort: both are 9121;", id="sentinel-exporter-port-clash"),
     pytest.param({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}}, r"metrics.serviceMonitor.enabled: needs metrics.enabled=true", id="monitor-without-exporter"),
+    pytest.param({"migration": {"enabled": True}}, r"migration.source.host: migration.enabled needs the host name or address of the running master to follow", id="migration-without-source"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-master.old"}}},
+                 r"migration.source.existingSecret: name the Secret holding the source's password under the key password \(migration.source.passwordKey\)", id="migration-without-secret"),
+    pytest.param({"migration": {"source": {"host": "redis-master.old", "passwordKey": "redis-password"}}}, r"migration.source.existingSecret: .* under the key redis-password", id="cutover-without-secret"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s", "tls": {"enabled": True}}}},
+                 r"migration.source.tls.enabled: needs tls.enabled=true; Redis replicates over TLS with the pods' own certificate", id="migration-tls-without-own-tls"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-ha-headless", "existingSecret": "s"}}},
+                 r"migration.source.host: redis-ha-headless is a pod or Service of this release; name the master of the Redis you migrate from", id="migration-from-itself"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-ha-1.redis-ha-headless.default.svc.cluster.local", "existingSecret": "s"}}},
+                 r"migration.source.host: redis-ha-1.redis-ha-headless.default.svc.cluster.local is a pod", id="migration-from-own-pod"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "old-redis", "existingSecret": "s"}}, "backup": {"enabled": True, "restore": {"file": "latest"}}},
+                 r"backup.restore.file: a release that follows an external master \(migration.enabled\) takes its data from that master", id="migration-with-restore"),
 ]
 
 GOOD = [
@@ -43,6 +61,8 @@ GOOD = [
     pytest.param({"replicas": 1, "boot": {"port": 6379}}, id="boot-port-unused-when-single"),
     pytest.param({"boot": {"port": 6380}}, id="boot-port-on-the-plain-port-with-tls-off"),
     pytest.param({"boot": {"port": 9121}, "metrics": {"enabled": False}}, id="boot-port-on-the-exporter-port-with-metrics-off"),
+    pytest.param({"replicas": 1, "sentinel": {"port": 6379}, "metrics": {"sentinelPort": 9121}}, id="sentinel-ports-unused-when-single"),
+    pytest.param({"auth": {"enabled": False}}, id="auth-off-without-password"),
     pytest.param({"auth": {"existingSecret": "s"}}, id="existing-secret-alone"),
     pytest.param({"pdb": {"minAvailable": 2}}, id="pdb-two"),
     pytest.param({"pdb": {"minAvailable": "50%"}}, id="pdb-percent"),
@@ -52,6 +72,11 @@ GOOD = [
     pytest.param({"metrics": {"grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}}, id="dashboard-and-rule"),
     pytest.param({"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}}, id="rule-skipped-without-exporter"),
     pytest.param({"replicas": 1, "metrics": {"sentinelPort": 9121}}, id="sentinel-exporter-port-unused-when-single"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s"}}}, id="migration-with-source-and-secret"),
+    pytest.param({"replicas": 1, "migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s"}}}, id="migration-single"),
+    pytest.param({"migration": {"enabled": True, "source": {"host": "redis-ha-announce-0.old-ns.svc.cluster.local", "existingSecret": "s"}}}, id="migration-from-a-namesake-in-another-namespace"),
+    pytest.param({"tls": {"enabled": True, "existingSecret": "t"}, "migration": {"enabled": True, "source": {"host": "redis-master.old", "existingSecret": "s", "tls": {"enabled": True}}}}, id="migration-tls"),
+    pytest.param({"migration": {"source": {"tls": {"enabled": False}}}}, id="migration-settings-without-source"),
 ]
 
 
@@ -68,11 +93,18 @@ def test_should_render_the_passing_twin(values):
     assert any(d["kind"] == "StatefulSet" for d in render_chart(values))
 
 
+def test_should_name_each_port_clash_once():
+    """Two values on one port give one message naming both, not one per direction."""
+    with pytest.raises(HelmTemplateError) as err:
+        render_chart({"boot": {"port": 6379}})
+    assert str(err.value).count("boot.port") == 1
+
+
 def test_should_report_every_problem_at_once():
     """One failure lists all problems, not only the first."""
     with pytest.raises(HelmTemplateError) as err:
         render_chart({"replicas": 4, "sentinel": {"replicas": 4}, "boot": {"port": 6379}, "auth": {"password": "p", "existingSecret": "s"}, "persistence": {"size": "x"}})
-    for field in ("replicas:", "sentinel.replicas:", "boot.port:", "auth.password:", "persistence.size:"):
+    for field in ("replicas:", "sentinel.replicas:", "redis.port and boot.port:", "auth.password:", "persistence.size:"):
         assert field in str(err.value)
 
 
@@ -84,6 +116,8 @@ def test_should_fail_when_monitor_api_is_missing(monitor):
 
 
 SCHEMA_BAD = [
+    pytest.param({"engine": "memcached"}, r"at '/engine': value must be one of 'redis', 'valkey'", id="engine-unknown"),
+    pytest.param({"engine": "Valkey"}, r"at '/engine': value must be one of 'redis', 'valkey'", id="engine-capitalised"),
     pytest.param({"replicas": "three"}, "replicas", id="replicas-string"),
     pytest.param({"replicas": 0}, "replicas", id="replicas-zero"),
     pytest.param({"podAntiAffinity": "sometimes"}, "podAntiAffinity", id="anti-affinity-enum"),
@@ -98,6 +132,9 @@ SCHEMA_BAD = [
     pytest.param({"auth": {"enabled": "yes"}}, "enabled", id="auth-enabled-string"),
     pytest.param({"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}}, "whenDeleted", id="retention-enum"),
     pytest.param({"unknownTopLevel": 1}, "unknownTopLevel", id="unknown-top-level"),
+    pytest.param({"pdb": {"minAvailable": "half"}}, r"at '/pdb/minAvailable'", id="pdb-min-available-word"),
+    pytest.param({"sentinel": {"masterSet": "my master"}}, r"at '/sentinel/masterSet'", id="master-set-with-space"),
+    pytest.param({"podAntiAffinity": "maybe"}, r"at '/podAntiAffinity': value must be one of 'soft', 'hard', 'none'", id="anti-affinity-message"),
     pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisDown": {"fro": "5m"}}}}}, "fro", id="alert-key-misspelt"),
     pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisDwn": {"enabled": False}}}}}, "RedisDwn", id="alert-name-unknown"),
     pytest.param({"metrics": {"prometheusRule": {"alerts": {"RedisMemoryHigh": {"threshold": "ninety"}}}}}, "RedisMemoryHigh/threshold", id="alert-threshold-word"),
@@ -117,9 +154,10 @@ def test_schema_should_reject_wrong_types_and_unknown_keys(values, field):
     pytest.param({"sentinel": {"failoverTimeout": 3000}}, id="failover-timeout-3000"),
     pytest.param({"sentinel": {"replicas": 3}}, id="three-sentinels"),
     pytest.param({"boot": {"port": 65535}}, id="boot-port-max"),
+    pytest.param({"engine": "valkey"}, id="engine-valkey"),
 ])
 def test_schema_accepts_the_passing_twins(values):
-    """The schema's bounds are inclusive: failoverTimeout 3000, three Sentinels, port 65535."""
+    """The schema's bounds are inclusive (failoverTimeout 3000, three Sentinels, port 65535); valkey is an engine."""
     assert render_chart(values)
 
 

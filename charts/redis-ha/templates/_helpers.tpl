@@ -74,6 +74,33 @@ Call as (include "redis-ha.image" .Values.image) with an object holding registry
 {{- end -}}
 {{- end -}}
 
+{{/* redis-ha.engineImages: returns the default image of each engine as YAML (repository and tag),
+the ones `image.repository` and `image.tag` fall back to when empty, call as (include "redis-ha.engineImages" .) */}}
+{{- define "redis-ha.engineImages" -}}
+redis: {repository: library/redis, tag: "7.2.7"}
+valkey: {repository: valkey/valkey, tag: "8.1.1"}
+{{- end -}}
+
+{{/* redis-ha.serverImage: returns the image of the Redis/Valkey and Sentinel containers: image.* with
+an empty repository or tag taken from the engine's default, call as (include "redis-ha.serverImage" .) */}}
+{{- define "redis-ha.serverImage" -}}
+{{- $defaults := index (include "redis-ha.engineImages" . | fromYaml) (toString .Values.engine) | default dict -}}
+{{- $image := deepCopy .Values.image -}}
+{{- $_ := set $image "repository" (.Values.image.repository | default $defaults.repository) -}}
+{{- $_ := set $image "tag" (toString .Values.image.tag | default $defaults.tag) -}}
+{{- include "redis-ha.image" $image -}}
+{{- end -}}
+
+{{/* redis-ha.aclUsers: returns, as YAML, the ACL users (role: {name, passwordKey}) the release runs:
+acl.users without the backup user unless backup.enabled, call as (include "redis-ha.aclUsers" . | fromYaml) */}}
+{{- define "redis-ha.aclUsers" -}}
+{{- if .Values.backup.enabled -}}
+{{- toYaml .Values.acl.users -}}
+{{- else -}}
+{{- omit .Values.acl.users "backup" | toYaml -}}
+{{- end -}}
+{{- end -}}
+
 {{/* redis-ha.secretName: returns the name of the Secret holding the password, call as (include "redis-ha.secretName" .) */}}
 {{- define "redis-ha.secretName" -}}
 {{- default (include "redis-ha.fullname" .) .Values.auth.existingSecret -}}
@@ -223,6 +250,14 @@ from one layout to the other never has two Sentinels with one id. */}}
   value: {{ .Values.tls.plainPorts.sentinel | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.migration.source.host }}
+- name: MIGRATION_DIR
+  value: /migration
+- name: MIGRATION_PASSWORD_FILE
+  value: /migration-secret/password
+- name: MIGRATION_CA_FILE
+  value: {{ ternary "/migration-tls/ca.crt" "/tls/ca.crt" (and $.Values.migration.source.tls.enabled (ne $.Values.migration.source.tls.existingSecret "")) }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -242,6 +277,9 @@ from one layout to the other never has two Sentinels with one id. */}}
   readOnly: true
 {{- end }}
 {{- with include "redis-ha.tlsVolumeMount" . }}
+{{ . }}
+{{- end }}
+{{- with include "redis-ha.migrationVolumeMounts" . }}
 {{ . }}
 {{- end }}
 - name: run
@@ -343,4 +381,57 @@ tls-ca-cert-file /tls/ca.crt
 tls-replication yes
 tls-auth-clients {{ ternary "yes" "no" .Values.tls.authClients }}
 {{- end -}}
+{{- end -}}
+
+{{/* redis-ha.migrationVolumes: returns the volumes of the migration settings (ConfigMap), the source's
+password (Secret, 0400) and the source's CA, or nothing without migration.source.host. They stay the
+same whether migration.enabled is on or off, so the cutover rolls no pod. Call as (include "redis-ha.migrationVolumes" .) */}}
+{{- define "redis-ha.migrationVolumes" -}}
+{{- $src := .Values.migration.source -}}
+{{- if $src.host -}}
+- name: migration
+  configMap:
+    name: {{ include "redis-ha.fullname" . }}-migration
+- name: migration-secret
+  secret:
+    secretName: {{ $src.existingSecret }}
+    defaultMode: 0400
+    items:
+      - key: {{ $src.passwordKey }}
+        path: password
+{{- if and $src.tls.enabled $src.tls.existingSecret }}
+- name: migration-tls
+  secret:
+    secretName: {{ $src.tls.existingSecret }}
+    defaultMode: 0400
+    items:
+      - key: {{ $src.tls.caKey }}
+        path: ca.crt
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.migrationVolumeMounts: returns the mounts of redis-ha.migrationVolumes, or nothing, call as
+(include "redis-ha.migrationVolumeMounts" .) */}}
+{{- define "redis-ha.migrationVolumeMounts" -}}
+{{- $src := .Values.migration.source -}}
+{{- if $src.host -}}
+- name: migration
+  mountPath: /migration
+  readOnly: true
+- name: migration-secret
+  mountPath: /migration-secret
+  readOnly: true
+{{- if and $src.tls.enabled $src.tls.existingSecret }}
+- name: migration-tls
+  mountPath: /migration-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.cutover: returns "true" when the release is configured for the migration cutover (a source
+set and migration.enabled off), so an upgrade runs the cutover hook, else "", call as (include "redis-ha.cutover" .) */}}
+{{- define "redis-ha.cutover" -}}
+{{- if and .Values.migration.source.host (not .Values.migration.enabled) -}}true{{- end -}}
 {{- end -}}

@@ -82,7 +82,7 @@ tolerations:
 {{/* redis-ha.sentinelContainer: returns the sentinel container as a list item, call as (include "redis-ha.sentinelContainer" .) */}}
 {{- define "redis-ha.sentinelContainer" -}}
 - name: sentinel
-  image: {{ include "redis-ha.image" .Values.image }}
+  image: {{ include "redis-ha.serverImage" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   command: ["sh", "/scripts/sentinel-start.sh"]
   env:
@@ -97,15 +97,15 @@ tolerations:
   startupProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-readiness"]
-    {{- toYaml .Values.redis.startupProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.startupProbe | nindent 4 }}
   livenessProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-liveness"]
-    {{- toYaml .Values.redis.livenessProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.livenessProbe | nindent 4 }}
   readinessProbe:
     exec:
       command: ["sh", "/scripts/probe.sh", "sentinel-readiness"]
-    {{- toYaml .Values.redis.readinessProbe | nindent 4 }}
+    {{- toYaml .Values.sentinel.readinessProbe | nindent 4 }}
   {{- if .Values.preStop.enabled }}
   lifecycle:
     preStop:
@@ -136,23 +136,20 @@ Container port names are limited to 15 characters, hence `sentinel-metric`. Call
     {{- toYaml $.Values.metrics.command | nindent 4 }}
   env:
     {{- if $.Values.tls.enabled }}
-    # The certificate names the pods, not 127.0.0.1, and the exporter verifies the name:
-    # it connects to its own pod's FQDN.
     - name: POD_NAME
       valueFrom:
         fieldRef:
           fieldPath: metadata.name
+    {{- end }}
     - name: REDIS_ADDR
-      value: rediss://$(POD_NAME).{{ include "redis-ha.headless" $ }}.{{ $.Release.Namespace }}.svc.{{ $.Values.clusterDomain }}:{{ .target }}
+      value: {{ include "redis-ha.exporterAddr" (dict "root" $ "target" .target) }}
+    {{- if $.Values.tls.enabled }}
     - name: REDIS_EXPORTER_TLS_CA_CERT_FILE
       value: /tls/ca.crt
     - name: REDIS_EXPORTER_TLS_CLIENT_CERT_FILE
       value: /tls/tls.crt
     - name: REDIS_EXPORTER_TLS_CLIENT_KEY_FILE
       value: /tls/tls.key
-    {{- else }}
-    - name: REDIS_ADDR
-      value: redis://127.0.0.1:{{ .target }}
     {{- end }}
     - name: REDIS_EXPORTER_WEB_LISTEN_ADDRESS
       value: ":{{ .port }}"
@@ -163,18 +160,16 @@ Container port names are limited to 15 characters, hence `sentinel-metric`. Call
     - name: REDIS_USER
       value: {{ $acl.users.exporter.name | quote }}
     {{- end }}
-    - name: REDIS_PASSWORD
-      valueFrom:
-        secretKeyRef:
-          name: {{ ternary $acl.existingSecret (include "redis-ha.secretName" $) $acl.enabled }}
-          key: {{ ternary $acl.users.exporter.passwordKey (include "redis-ha.secretKey" $) $acl.enabled }}
+    {{- /* The password comes from a file the exporter-auth init container wrote (exporter-auth.sh). */}}
+    - name: REDIS_PASSWORD_FILE
+      value: /exporter-auth/passwords.json
     {{- end }}
   ports:
     - name: {{ .portName }}
       containerPort: {{ .port }}
+  # Alive while it accepts connections; ready once its HTTP handler answers /health.
   livenessProbe:
-    httpGet:
-      path: /health
+    tcpSocket:
       port: {{ .portName }}
     periodSeconds: 10
     timeoutSeconds: 5
@@ -188,10 +183,83 @@ Container port names are limited to 15 characters, hence `sentinel-metric`. Call
     {{- toYaml $.Values.metrics.resources | nindent 4 }}
   securityContext:
     {{- toYaml $.Values.containerSecurityContext | nindent 4 }}
-  {{- with include "redis-ha.tlsVolumeMount" $ }}
+  {{- if or $.Values.auth.enabled $.Values.tls.enabled }}
   volumeMounts:
+    {{- if $.Values.auth.enabled }}
+    - name: exporter-auth
+      mountPath: /exporter-auth
+      readOnly: true
+    {{- end }}
+    {{- with include "redis-ha.tlsVolumeMount" $ }}
     {{- . | nindent 4 }}
+    {{- end }}
   {{- end }}
+{{- end -}}
+
+{{/* redis-ha.exporterAddr: returns the address an exporter scrapes, as its REDIS_ADDR and the key of its
+password file spell it. With TLS the certificate names the pods, not 127.0.0.1, and the exporter
+verifies the name, so it connects to its own pod's FQDN (POD_NAME from the downward API).
+Call as (include "redis-ha.exporterAddr" (dict "root" . "target" 6379)). */}}
+{{- define "redis-ha.exporterAddr" -}}
+{{- if not (and (hasKey . "root") (hasKey . "target")) -}}
+{{- fail "redis-ha.exporterAddr: call as (include \"redis-ha.exporterAddr\" (dict \"root\" . \"target\" 6379))" -}}
+{{- end -}}
+{{- $ := .root -}}
+{{- if $.Values.tls.enabled -}}
+rediss://$(POD_NAME).{{ include "redis-ha.headless" $ }}.{{ $.Release.Namespace }}.svc.{{ $.Values.clusterDomain }}:{{ .target }}
+{{- else -}}
+redis://127.0.0.1:{{ .target }}
+{{- end -}}
+{{- end -}}
+
+{{/* redis-ha.exporterAuthInit: returns the exporter-auth init container as a list item, or nothing when
+this pod runs no exporter or auth is off. It writes the exporters' password file (exporter-auth.sh)
+to the memory-backed exporter-auth volume. Call as
+(include "redis-ha.exporterAuthInit" (dict "root" . "component" "server")) with component server or sentinel. */}}
+{{- define "redis-ha.exporterAuthInit" -}}
+{{- if not (and (hasKey . "root") (hasKey . "component")) -}}
+{{- fail "redis-ha.exporterAuthInit: call as (include \"redis-ha.exporterAuthInit\" (dict \"root\" . \"component\" \"server\"))" -}}
+{{- end -}}
+{{- $ := .root -}}
+{{- if and $.Values.metrics.enabled $.Values.auth.enabled -}}
+{{- $targets := list -}}
+{{- if eq .component "sentinel" -}}
+{{- $targets = list $.Values.sentinel.port -}}
+{{- else -}}
+{{- $targets = list $.Values.redis.port -}}
+{{- if include "redis-ha.colocated" $ -}}
+{{- $targets = append $targets $.Values.sentinel.port -}}
+{{- end -}}
+{{- end -}}
+{{- $addrs := list -}}
+{{- range $targets -}}
+{{- $addrs = append $addrs (include "redis-ha.exporterAddr" (dict "root" $ "target" .)) -}}
+{{- end -}}
+- name: exporter-auth
+  image: {{ include "redis-ha.serverImage" $ }}
+  imagePullPolicy: {{ $.Values.image.pullPolicy }}
+  command: ["sh", "/scripts/exporter-auth.sh"]
+  env:
+    {{- include "redis-ha.scriptEnv" $ | nindent 4 }}
+    {{- if $.Values.tls.enabled }}
+    - name: POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    {{- end }}
+    - name: EXPORTER_ADDRS
+      value: {{ join " " $addrs | quote }}
+    - name: EXPORTER_AUTH_FILE
+      value: /exporter-auth/passwords.json
+  resources:
+    {{- toYaml $.Values.metrics.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml $.Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    {{- include "redis-ha.volumeMounts" $ | nindent 4 }}
+    - name: exporter-auth
+      mountPath: /exporter-auth
+{{- end -}}
 {{- end -}}
 
 {{/* redis-ha.sentinelExporter: returns the sentinel-metrics exporter container as a list item, or nothing
@@ -234,7 +302,7 @@ as list items, call as (include "redis-ha.podVolumes" .) */}}
       - secret:
           name: {{ .Values.acl.existingSecret }}
           items:
-            {{- range $role, $user := .Values.acl.users }}
+            {{- range $role, $user := include "redis-ha.aclUsers" . | fromYaml }}
             - key: {{ $user.passwordKey }}
               path: acl/{{ $role }}
             {{- end }}
@@ -243,11 +311,21 @@ as list items, call as (include "redis-ha.podVolumes" .) */}}
 {{- with include "redis-ha.tlsVolume" . }}
 {{ . }}
 {{- end }}
+{{- with include "redis-ha.migrationVolumes" . }}
+{{ . }}
+{{- end }}
 # Rendered configs hold the password: memory only, gone with the pod.
 - name: run
   emptyDir:
     medium: Memory
     sizeLimit: 8Mi
+{{- if and .Values.metrics.enabled .Values.auth.enabled }}
+# The exporters' password file (exporter-auth.sh): memory only, gone with the pod.
+- name: exporter-auth
+  emptyDir:
+    medium: Memory
+    sizeLimit: 1Mi
+{{- end }}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
@@ -336,4 +414,95 @@ projected service account token with the API server's CA, call as (include "redi
             - key: ca.crt
               path: ca.crt
 {{- end -}}
+{{/* redis-ha.backupClaim: returns the name of the backup volume's claim: backup.persistence.existingClaim
+or the chart's <fullname>-backup, call as (include "redis-ha.backupClaim" .) */}}
+{{- define "redis-ha.backupClaim" -}}
+{{- default (printf "%s-backup" (include "redis-ha.fullname" .)) .Values.backup.persistence.existingClaim -}}
+{{- end -}}
+
+{{/* redis-ha.backupPodSpec: returns the pod spec of the backup Job and of the restore Job: one container
+running files/scripts/<script> with the server image and the backup volume at /backups. The backup
+(`data` empty) connects to Redis: it gets the config, TLS and only the login it needs (the backup
+user's password with ACL users, else the password), and runs `upload` (backup.upload) after it.
+The restore (`data` names the claim mounted at /data) is a pre-install hook that logs in nowhere
+and must not need what the release creates later: no ServiceAccount, Secret, TLS or config, and
+the scripts from the hook ConfigMap <fullname>-restore-scripts.
+Call as (include "redis-ha.backupPodSpec" (dict "root" . "script" "backup.sh" "env" (list) "upload" dict "data" "")). */}}
+{{- define "redis-ha.backupPodSpec" -}}
+{{- if not (and (hasKey . "root") (hasKey . "script") (hasKey . "env") (hasKey . "upload") (hasKey . "data")) -}}
+{{- fail "redis-ha.backupPodSpec: call as (include \"redis-ha.backupPodSpec\" (dict \"root\" . \"script\" \"backup.sh\" \"env\" (list) \"upload\" dict \"data\" \"\"))" -}}
+{{- end -}}
+{{- $ := .root -}}
+{{- $v := $.Values -}}
+{{- $fullname := include "redis-ha.fullname" $ -}}
+{{- $restore := ne .data "" -}}
+{{- $mounts := list (dict "name" "backups" "mountPath" "/backups") (dict "name" "scripts" "mountPath" "/scripts" "readOnly" true) (dict "name" "tmp" "mountPath" "/tmp") -}}
+{{- if $restore -}}
+{{- $mounts = append $mounts (dict "name" "data" "mountPath" "/data") -}}
+{{- else -}}
+{{- $mounts = append $mounts (dict "name" "config" "mountPath" "/config" "readOnly" true) -}}
+{{- if $v.auth.enabled -}}
+{{- $mounts = append $mounts (dict "name" "secret" "mountPath" "/secrets" "readOnly" true) -}}
+{{- end -}}
+{{- $mounts = concat $mounts (include "redis-ha.tlsVolumeMount" $ | fromYamlArray) -}}
+{{- end -}}
+{{- $env := concat (include "redis-ha.scriptEnv" $ | fromYamlArray) .env -}}
+{{- $main := dict "name" (trimSuffix ".sh" .script) "image" (include "redis-ha.serverImage" $) "imagePullPolicy" $v.image.pullPolicy "command" (list "sh" (printf "/scripts/%s" .script)) "env" $env "resources" $v.backup.resources "securityContext" $v.containerSecurityContext "volumeMounts" $mounts -}}
+{{- $common := include "redis-ha.podSpecCommon" (dict "root" $ "component" "backup") | fromYaml -}}
+{{- if $restore -}}
+{{- $_ := unset $common "serviceAccountName" -}}
+{{- end }}
+{{- toYaml $common }}
+restartPolicy: Never
+{{- if .upload }}
+{{- /* The backup runs first; the upload container gets the new file's path in /backups/.latest. */}}
+{{- $upload := merge (dict "env" (append (.upload.env | default list) (dict "name" "BACKUP_LATEST" "value" "/backups/.latest")) "volumeMounts" (append (.upload.volumeMounts | default list) (dict "name" "backups" "mountPath" "/backups"))) (deepCopy .upload) (dict "securityContext" $v.containerSecurityContext) }}
+initContainers:
+  {{- list $main | toYaml | nindent 2 }}
+containers:
+  {{- list $upload | toYaml | nindent 2 }}
+{{- else }}
+containers:
+  {{- list $main | toYaml | nindent 2 }}
+{{- end }}
+volumes:
+  - name: backups
+    persistentVolumeClaim:
+      claimName: {{ include "redis-ha.backupClaim" $ }}
+  - name: scripts
+    configMap:
+      name: {{ $fullname }}-{{ ternary "restore-scripts" "scripts" $restore }}
+      defaultMode: 0555
+  - name: tmp
+    emptyDir:
+      sizeLimit: 64Mi
+  {{- if $restore }}
+  - name: data
+    persistentVolumeClaim:
+      claimName: {{ .data }}
+  {{- else }}
+  - name: config
+    configMap:
+      name: {{ $fullname }}-config
+  {{- if $v.auth.enabled }}
+  {{- /* Least privilege: the backup user's password with ACL users, else the password. */}}
+  - name: secret
+    secret:
+      defaultMode: 0400
+      {{- if $v.acl.enabled }}
+      secretName: {{ $v.acl.existingSecret }}
+      items:
+        - key: {{ $v.acl.users.backup.passwordKey }}
+          path: acl/backup
+      {{- else }}
+      secretName: {{ include "redis-ha.secretName" $ }}
+      items:
+        - key: {{ include "redis-ha.secretKey" $ }}
+          path: password
+      {{- end }}
+  {{- end }}
+  {{- with include "redis-ha.tlsVolume" $ }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  {{- end }}
 {{- end -}}

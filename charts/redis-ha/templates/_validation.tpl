@@ -5,6 +5,9 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- define "redis-ha.validateValues" -}}
 {{- $v := .Values -}}
 {{- $errors := list -}}
+{{- if not (has (toString $v.engine) (list "redis" "valkey")) -}}
+{{- $errors = append $errors (printf "engine: must be redis or valkey; got %q" (toString $v.engine)) -}}
+{{- end -}}
 {{- $n := int $v.replicas -}}
 {{- $majority := add (div $n 2) 1 -}}
 {{- if and (gt $n 1) (eq (mod $n 2) 0) -}}
@@ -21,15 +24,41 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- $errors = append $errors (printf "sentinel.quorum: must be between %d (a majority of the %d Sentinels) and %d; got %d. Leave it empty to derive it" (int $sMajority) $s $s $q) -}}
 {{- end -}}
 {{- end -}}
-{{- $inUse := list (int $v.redis.port) (int $v.sentinel.port) -}}
-{{- if $v.metrics.enabled -}}
-{{- $inUse = concat $inUse (list (int $v.metrics.port) (int $v.metrics.sentinelPort)) -}}
+{{- /* Every port a pod or a Service of the release opens, by the value that sets it: the Services
+carry the Redis and the Sentinel ports side by side, so no two may be equal, even across pods. */ -}}
+{{- $ha := include "redis-ha.ha" . -}}
+{{- $ports := list (list "redis.port" $v.redis.port) -}}
+{{- if $ha -}}
+{{- $ports = append $ports (list "sentinel.port" $v.sentinel.port) -}}
+{{- $ports = append $ports (list "boot.port" $v.boot.port) -}}
 {{- end -}}
 {{- if and $v.tls.enabled $v.tls.plainPorts.enabled -}}
-{{- $inUse = concat $inUse (list (int $v.tls.plainPorts.redis) (int $v.tls.plainPorts.sentinel)) -}}
+{{- $ports = append $ports (list "tls.plainPorts.redis" $v.tls.plainPorts.redis) -}}
+{{- if $ha -}}
+{{- $ports = append $ports (list "tls.plainPorts.sentinel" $v.tls.plainPorts.sentinel) -}}
 {{- end -}}
-{{- if and (gt $n 1) (has (int $v.boot.port) $inUse) -}}
-{{- $errors = append $errors (printf "boot.port: must differ from redis.port, sentinel.port, the metrics ports and the TLS plain ports in use; got %d" (int $v.boot.port)) -}}
+{{- end -}}
+{{- if $v.metrics.enabled -}}
+{{- $ports = append $ports (list "metrics.port" $v.metrics.port) -}}
+{{- if $ha -}}
+{{- $ports = append $ports (list "metrics.sentinelPort" $v.metrics.sentinelPort) -}}
+{{- end -}}
+{{- end -}}
+{{- $seen := list -}}
+{{- range $ports -}}
+{{- $port := int (index . 1) -}}
+{{- if not (has $port $seen) -}}
+{{- $seen = append $seen $port -}}
+{{- $names := list -}}
+{{- range $ports -}}
+{{- if eq (int (index . 1)) $port -}}
+{{- $names = append $names (index . 0) -}}
+{{- end -}}
+{{- end -}}
+{{- if gt (len $names) 1 -}}
+{{- $errors = append $errors (printf "%s and %s: %s %d; every port the pods and Services open needs a number of its own" (join ", " (initial $names)) (last $names) (ternary "both are" "all are" (eq (len $names) 2)) $port) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if and $v.roleServices.enabled (not $v.serviceAccount.create) (not $v.serviceAccount.name) -}}
 {{- $errors = append $errors "roleServices.enabled: needs a ServiceAccount of the release to bind the role-label Role to: set serviceAccount.create=true or serviceAccount.name (binding the namespace's default ServiceAccount would let every pod using it patch the Redis pods)" -}}
@@ -40,6 +69,11 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and $v.auth.acceptedPasswords $v.auth.existingSecret -}}
 {{- $errors = append $errors (printf "auth.acceptedPasswords: with auth.existingSecret the chart writes no Secret; put the accepted passwords in %s under the key %s (auth.existingSecretAcceptedPasswordsKey), one per line" $v.auth.existingSecret $v.auth.existingSecretAcceptedPasswordsKey) -}}
 {{- end -}}
+{{- range $key := list "password" "existingSecret" -}}
+{{- if and (index $v.auth $key) (not $v.auth.enabled) -}}
+{{- $errors = append $errors (printf "auth.%s: needs auth.enabled=true; with auth off Redis and Sentinel ask for no password and this one would be ignored" $key) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.auth.acceptedPasswords (not $v.auth.enabled) -}}
 {{- $errors = append $errors "auth.acceptedPasswords: needs auth.enabled=true" -}}
 {{- end -}}
@@ -49,13 +83,13 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- end -}}
 {{- if not $v.acl.existingSecret -}}
 {{- $keys := list -}}
-{{- range $role, $user := $v.acl.users -}}
+{{- range $role, $user := include "redis-ha.aclUsers" . | fromYaml -}}
 {{- $keys = append $keys $user.passwordKey -}}
 {{- end -}}
 {{- $errors = append $errors (printf "acl.existingSecret: acl.enabled needs the name of a Secret holding the ACL users' passwords under the keys %s" (join ", " $keys)) -}}
 {{- end -}}
 {{- $names := list -}}
-{{- range $role, $user := $v.acl.users -}}
+{{- range $role, $user := include "redis-ha.aclUsers" . | fromYaml -}}
 {{- if has $user.name $names -}}
 {{- $errors = append $errors (printf "acl.users.%s.name: %q is already the name of another ACL user; each user needs its own name" $role $user.name) -}}
 {{- end -}}
@@ -87,9 +121,6 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and $v.metrics.podMonitor.enabled $v.metrics.serviceMonitor.enabled -}}
 {{- $errors = append $errors "metrics.podMonitor.enabled: enable either metrics.podMonitor or metrics.serviceMonitor, not both; both scrape every exporter twice and the alerts would count two masters" -}}
 {{- end -}}
-{{- if and $v.metrics.enabled (gt $n 1) (has (int $v.metrics.sentinelPort) (list (int $v.metrics.port) (int $v.redis.port) (int $v.sentinel.port))) -}}
-{{- $errors = append $errors (printf "metrics.sentinelPort: must differ from metrics.port, redis.port and sentinel.port, the exporters share the pod's network; got %d" (int $v.metrics.sentinelPort)) -}}
-{{- end -}}
 {{- $tls := $v.tls -}}
 {{- $cm := $tls.certManager -}}
 {{- if and $tls.enabled (not $tls.existingSecret) (not $cm.enabled) -}}
@@ -107,18 +138,30 @@ Returns nothing when the values are consistent. Call as (include "redis-ha.valid
 {{- if and $tls.enabled $cm.enabled (not $cm.issuerRef.name) -}}
 {{- $errors = append $errors "tls.certManager.issuerRef.name: name the Issuer or ClusterIssuer that signs the certificate" -}}
 {{- end -}}
-{{- if and $tls.enabled $tls.plainPorts.enabled -}}
-{{- $taken := list (int $v.redis.port) (int $v.sentinel.port) -}}
-{{- if $v.metrics.enabled -}}
-{{- $taken = concat $taken (list (int $v.metrics.port) (int $v.metrics.sentinelPort)) -}}
+{{- if and $tls.plainPorts.enabled (not $tls.enabled) -}}
+{{- $errors = append $errors "tls.plainPorts.enabled: needs tls.enabled=true; with TLS off every port is plain already" -}}
 {{- end -}}
-{{- range $key := list "redis" "sentinel" -}}
-{{- $port := int (index $tls.plainPorts $key) -}}
-{{- $other := int (index $tls.plainPorts (ternary "sentinel" "redis" (eq $key "redis"))) -}}
-{{- if or (has $port $taken) (eq $port $other) -}}
-{{- $errors = append $errors (printf "tls.plainPorts.%s: must differ from redis.port, sentinel.port, the metrics ports and the other plain port; got %d" $key $port) -}}
+{{- if and $v.backup.restore.file (not $v.persistence.enabled) -}}
+{{- $errors = append $errors "backup.restore.file: needs persistence.enabled=true; the restore puts the backup on pod 0's claim" -}}
 {{- end -}}
+{{- if and $v.backup.enabled $v.acl.enabled (not $v.auth.enabled) -}}
+{{- $errors = append $errors "backup.enabled: with acl.enabled the backup user needs auth.enabled=true" -}}
 {{- end -}}
+{{- $mig := $v.migration -}}
+{{- if and $mig.enabled (not $mig.source.host) -}}
+{{- $errors = append $errors "migration.source.host: migration.enabled needs the host name or address of the running master to follow" -}}
+{{- end -}}
+{{- if and $mig.source.host (not $mig.source.existingSecret) -}}
+{{- $errors = append $errors (printf "migration.source.existingSecret: name the Secret holding the source's password under the key %s (migration.source.passwordKey); the chart never takes it as a value" $mig.source.passwordKey) -}}
+{{- end -}}
+{{- if and $mig.source.tls.enabled (not $tls.enabled) -}}
+{{- $errors = append $errors "migration.source.tls.enabled: needs tls.enabled=true; Redis replicates over TLS with the pods' own certificate" -}}
+{{- end -}}
+{{- if and $mig.source.host (regexMatch (printf "^%s(-[0-9]+\\.%s|-headless)?(\\.%s(\\.svc(\\..*)?)?)?$" (include "redis-ha.fullname" .) (include "redis-ha.headless" .) .Release.Namespace) $mig.source.host) -}}
+{{- $errors = append $errors (printf "migration.source.host: %s is a pod or Service of this release; name the master of the Redis you migrate from" $mig.source.host) -}}
+{{- end -}}
+{{- if and $mig.enabled $v.backup.restore.file -}}
+{{- $errors = append $errors "backup.restore.file: a release that follows an external master (migration.enabled) takes its data from that master; restore a backup after the cutover, or install without migration" -}}
 {{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nredis-ha: invalid values:\n  - %s\n" (join "\n  - " $errors)) -}}

@@ -26,6 +26,11 @@
 #   PLAIN_REDIS_PORT PLAIN_SENTINEL_PORT    plain-text ports kept beside TLS; empty for TLS only
 #   ROLE_FILE           where the redis container tells the role-label container its role label;
 #                       empty without role Services (docs/design.md, "Role Services")
+#   MIGRATION_DIR       the migration settings (migration.*), one file per setting: enabled, host,
+#                       port, username, tls; empty when no source is configured. Mounted from a
+#                       ConfigMap that is not part of the pods' checksum: the cutover rolls no pod.
+#   MIGRATION_PASSWORD_FILE  mounted Secret file with the source's password
+#   MIGRATION_CA_FILE   CA that signed the source's certificate (TLS to the source)
 
 : "${REDIS_PORT:=6379}"
 : "${SENTINEL_PORT:=26379}"
@@ -41,6 +46,9 @@
 : "${TLS_CA_FILE:=/tls/ca.crt}"
 : "${PLAIN_REDIS_PORT:=}"
 : "${PLAIN_SENTINEL_PORT:=}"
+: "${MIGRATION_DIR:=}"
+: "${MIGRATION_PASSWORD_FILE:=}"
+: "${MIGRATION_CA_FILE:=$TLS_CA_FILE}"
 : "${PASSWORD_FILE:=}"
 : "${ACCEPTED_PASSWORDS_FILE:=}"
 : "${ACL_DIR:=}"
@@ -425,4 +433,102 @@ my_record() {
   else
     echo "0 - 0 1"
   fi
+}
+
+# check_rdb FILE: the engine's RDB checker on FILE (Valkey images may only have the valkey-*
+# name); prints its report and fails when the file is damaged.
+check_rdb() {
+  if command -v redis-check-rdb >/dev/null 2>&1; then
+    redis-check-rdb "$1" 2>&1
+  elif command -v valkey-check-rdb >/dev/null 2>&1; then
+    valkey-check-rdb "$1" 2>&1
+  else
+    echo "neither redis-check-rdb nor valkey-check-rdb is on PATH in this image"
+    return 1
+  fi
+}
+
+# migration_setting NAME: prints one migration setting (MIGRATION_DIR/NAME), nothing when unset.
+migration_setting() {
+  [ -n "$MIGRATION_DIR" ] && [ -r "$MIGRATION_DIR/$1" ] || return 0
+  cat "$MIGRATION_DIR/$1"
+}
+
+# migrating: true while migration.enabled: the set follows the external master and nobody elects.
+migrating() {
+  [ "$(migration_setting enabled)" = true ] && [ -n "$(migration_setting host)" ]
+}
+
+# is_node_host HOST: true when HOST is one of the Redis pods of this set.
+is_node_host() {
+  node_hosts | grep -qxF "$1"
+}
+
+# source_tls_args: the redis-cli TLS options towards the migration source (its CA, the pod's
+# certificate), empty when the source speaks plain text.
+source_tls_args() {
+  [ "$(migration_setting tls)" = true ] || return 0
+  printf '%s\n' "--tls --cacert $MIGRATION_CA_FILE --cert $TLS_CERT_FILE --key $TLS_KEY_FILE"
+}
+
+# source_cli ARGS...: one raw-reply redis-cli call to the migration source, logged in with the
+# source's user and password (from its Secret file, never argv) over the source's TLS setting.
+source_cli() {
+  _src_auth=""
+  [ -z "$MIGRATION_PASSWORD_FILE" ] || _src_auth=$(cat "$MIGRATION_PASSWORD_FILE")
+  _src_user=$(migration_setting username)
+  _src_tls=$(source_tls_args)
+  # The password reaches redis-cli through its environment for this one call only.
+  # shellcheck disable=SC2086 # _src_tls is a list of options
+  REDISCLI_AUTH=$_src_auth with_timeout "$CLI_TIMEOUT" redis-cli $_src_tls ${_src_user:+--user "$_src_user"} --raw \
+    -h "$(migration_setting host)" -p "$(migration_setting port)" "$@" 2>&1
+}
+
+# source_login_config: the redis.conf lines a replica of the migration source logs in with: the
+# source's user and password, TLS replication as the source speaks it and, when the source has a
+# CA of its own, a CA bundle that trusts both the source and this set.
+source_login_config() {
+  _user=$(migration_setting username)
+  [ -z "$_user" ] || printf 'masteruser %s\n' "$_user"
+  [ -z "$MIGRATION_PASSWORD_FILE" ] || printf 'masterauth %s\n' "$(conf_quote "$(cat "$MIGRATION_PASSWORD_FILE")")"
+  if [ "$(migration_setting tls)" = true ]; then
+    echo "tls-replication yes"
+    if [ "$MIGRATION_CA_FILE" != "$TLS_CA_FILE" ]; then
+      cat "$TLS_CA_FILE" "$MIGRATION_CA_FILE" >"$RUN_DIR/ca-bundle.crt"
+      echo "tls-ca-cert-file $RUN_DIR/ca-bundle.crt"
+    fi
+  elif [ "$TLS_ENABLED" = true ]; then
+    echo "tls-replication no"
+  fi
+}
+
+# elect: reads "<ordinal> <time> <replid> <offset> <keys>" lines, one per pod, and prints the
+# ordinal that leads: among pods holding keys, those whose record is within BOOT_WINDOW seconds
+# of the newest; of them the highest offset, then the lowest ordinal. When no pod holds keys,
+# the lowest ordinal. The boot election and the migration cutover both decide with it.
+elect() {
+  _records=$(cat)
+  _newest=-1
+  while read -r _o _t _id _off _k; do
+    [ -n "$_o" ] && [ "$_k" -gt 0 ] && [ "$_t" -gt "$_newest" ] && _newest=$_t
+  done <<EOF
+$_records
+EOF
+  _best="" _best_off=-1
+  while read -r _o _t _id _off _k; do
+    [ -n "$_o" ] || continue
+    if [ "$_newest" -ge 0 ]; then
+      if [ "$_k" -eq 0 ] || [ "$_t" -lt $((_newest - ${BOOT_WINDOW:-5})) ]; then
+        continue
+      fi
+    else
+      _off=0
+    fi
+    if [ "$_off" -gt "$_best_off" ] || { [ "$_off" -eq "$_best_off" ] && [ "$_o" -lt "$_best" ]; }; then
+      _best=$_o _best_off=$_off
+    fi
+  done <<EOF
+$_records
+EOF
+  printf '%s\n' "$_best"
 }

@@ -39,6 +39,11 @@ redis_liveness() {
   _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO replication | tr -d '\r')
   if printf '%s\n' "$_info" | grep -q '^master_link_status:down'; then
     _master=$(printf '%s\n' "$_info" | sed -n 's/^master_host://p')
+    # The external master of a migration: no Sentinel reconfigures this replica and a restart
+    # would follow the same source again; Redis retries the link on its own.
+    if [ "$_master" = "$(migration_setting host)" ] && ! is_node_host "$_master"; then
+      return 0
+    fi
     ! master_gone "$_master" || fail "master $_master no longer exists"
     _down=$(printf '%s\n' "$_info" | sed -n 's/^master_link_down_since_seconds://p')
     case $_down in '' | -* | *[!0-9]*) _down=0 ;; esac
@@ -69,7 +74,8 @@ sentinel_liveness() {
 sentinel_readiness() {
   _pong=$(cli_raw "$LOCAL_HOST" "$SENTINEL_PORT" PING)
   [ "$_pong" = PONG ] || fail "sentinel not ready: $_pong"
-  sentinel_master "$LOCAL_HOST" >/dev/null || fail "sentinel knows no master for $MASTER_SET"
+  sentinel_master "$LOCAL_HOST" >/dev/null || [ -e "$RUN_DIR/sentinel.migrating" ] ||
+    fail "sentinel knows no master for $MASTER_SET"
 }
 
 case ${1:-} in

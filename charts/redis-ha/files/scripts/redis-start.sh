@@ -13,6 +13,10 @@
 #   - unreachable peers, or peers running as replicas without a master, mean wait: never
 #     "nobody answered, so I am master". The wait has no limit: the boot port answers the
 #     probes meanwhile, so Kubernetes does not restart a pod that waits for its peers.
+#   - while migration.enabled, the set follows an external master (migration.source): no
+#     election, and the source is never compared with this pod's data as a peer would be; a pod
+#     follows a peer only when exactly one peer is master (the cutover happened and the setting
+#     has not reached this pod yet).
 # Override for a pod that is gone for good (docs/operations.md, "Full restarts"):
 #   kubectl exec <pod> -c redis -- touch /run/redis/boot.force-master
 # Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW.
@@ -66,37 +70,6 @@ peer_record() {
   _rec=$(cli_raw "$1" "$BOOT_PORT" GET "$BEACON_KEY") || return 1
   printf '%s\n' "$_rec" | grep -Eqx '[0-9]+ [^ ]+ [0-9]+ [0-9]+' || return 1
   printf '%s\n' "$_rec"
-}
-
-# elect: reads "<ordinal> <time> <replid> <offset> <keys>" lines, one per pod, and prints the
-# ordinal that leads: among pods holding keys, those whose record is within BOOT_WINDOW seconds
-# of the newest; of them the highest offset, then the lowest ordinal. When no pod holds keys,
-# the lowest ordinal.
-elect() {
-  _records=$(cat)
-  _newest=-1
-  while read -r _o _t _id _off _k; do
-    [ -n "$_o" ] && [ "$_k" -gt 0 ] && [ "$_t" -gt "$_newest" ] && _newest=$_t
-  done <<EOF
-$_records
-EOF
-  _best="" _best_off=-1
-  while read -r _o _t _id _off _k; do
-    [ -n "$_o" ] || continue
-    if [ "$_newest" -ge 0 ]; then
-      if [ "$_k" -eq 0 ] || [ "$_t" -lt $((_newest - BOOT_WINDOW)) ]; then
-        continue
-      fi
-    else
-      _off=0
-    fi
-    if [ "$_off" -gt "$_best_off" ] || { [ "$_off" -eq "$_best_off" ] && [ "$_o" -lt "$_best" ]; }; then
-      _best=$_o _best_off=$_off
-    fi
-  done <<EOF
-$_records
-EOF
-  printf '%s\n' "$_best"
 }
 
 # behind HOST: true (and says why) when the master at HOST would wipe newer data of this pod.
@@ -210,6 +183,37 @@ $_o $_rec"
   return 1
 }
 
+# find_migration_master: while migrating, sets MASTER to the one peer that answers ROLE master
+# (the cutover made the set independent) or else to the external source; returns 1 to wait when
+# several peers answer master or the one master is behind this pod. The source is followed
+# without comparing data: it is the data being migrated, and no election runs.
+find_migration_master() {
+  MASTER=""
+  _masters=""
+  _o=0
+  while [ "$_o" -lt "$REPLICAS" ]; do
+    if [ "$_o" -ne "$POD_ORDINAL" ]; then
+      _host=$(node_host "$_o")
+      [ "$(role "$_host" "$REDIS_PORT")" != master ] || _masters="$_masters $_host"
+    fi
+    _o=$((_o + 1))
+  done
+  # shellcheck disable=SC2086 # split the list of hosts
+  set -- $_masters
+  if [ "$#" -gt 1 ]; then
+    log "several peers answer ROLE master ($*); waiting for Sentinel to settle it"
+    return 1
+  fi
+  if [ "$#" -eq 1 ]; then
+    follow "$1" "migration.enabled, but peer $1 answers ROLE master: the set was cut over; following it"
+    return
+  fi
+  MASTER=$(migration_setting host)
+  MASTER_PORT=$(migration_setting port)
+  FOLLOWING_SOURCE=1
+  log "migration: following the external master $MASTER:$MASTER_PORT (migration.enabled); no election, Sentinel promotes nothing"
+}
+
 # prepare_restore: a dump placed at DATA_DIR/restore.rdb replaces the dataset at this start.
 # Redis loads the AOF, not dump.rdb, when appendonly is on, so the AOF is moved aside and
 # this start runs with appendonly off; AOF is switched back on once the dump is loaded.
@@ -263,9 +267,13 @@ write_config() {
     echo "replica-announce-ip $ME"
     echo "replica-announce-port $REDIS_PORT"
     auth_config redis
-    login_config replication masteruser masterauth
+    if [ "$FOLLOWING_SOURCE" -eq 1 ]; then
+      source_login_config
+    else
+      login_config replication masteruser masterauth
+    fi
     if [ "$MASTER" != self ]; then
-      echo "replicaof $MASTER $REDIS_PORT"
+      echo "replicaof $MASTER $MASTER_PORT"
     fi
     if [ "$RESTORING" -eq 1 ]; then
       echo "appendonly no"
@@ -281,13 +289,27 @@ main() {
   rm -f "$RUN_DIR/handover.done"
   # A restarted container is no master until its Redis says so (the pod keeps its labels).
   write_role ""
-  prepare_restore
+  MASTER_PORT=$REDIS_PORT
+  FOLLOWING_SOURCE=0
+  RESTORING=0
+  if migrating && [ -f "$DATA_DIR/restore.rdb" ]; then
+    log "WARNING: restore.rdb ignored while migration.enabled: the sync from the source replaces the data"
+  elif ! migrating; then
+    prepare_restore
+  fi
   RECORD=$(my_record)
   if [ "$RESTORING" -eq 1 ]; then
     # A dump put there to restore is the data the operator wants: it wins the election.
     RECORD="$(date +%s) restore 9223372036854775807 1"
   fi
-  if [ "$REPLICAS" -le 1 ]; then
+  if migrating; then
+    log "data record (time replid offset keys): $RECORD"
+    start_beacon
+    until find_migration_master; do
+      sleep "$BOOT_INTERVAL"
+    done
+    stop_beacon
+  elif [ "$REPLICAS" -le 1 ]; then
     MASTER=self
   else
     log "data record (time replid offset keys): $RECORD"
@@ -305,7 +327,7 @@ main() {
   fi
   write_config
   save_probe_login redis
-  log "starting redis-server as $([ "$MASTER" = self ] && echo master || echo "replica of $MASTER")"
+  log "starting redis-server as $([ "$MASTER" = self ] && echo master || echo "replica of $MASTER:$MASTER_PORT")"
   if [ "$RESTORING" -eq 1 ] && grep -q '^appendonly yes' "$CONFIG_DIR/redis.conf"; then
     enable_aof_after_restore &
   fi

@@ -10,6 +10,9 @@
 # In the background it forgets peers that are down and not part of the release (Sentinel never
 # forgets a peer by itself, and a dead Sentinel still counts as a voter): after a scale-down or a
 # move between layouts every Sentinel again knows exactly the release's Sentinels and replicas.
+# While migration.enabled the set follows an external master that Sentinel must never monitor or
+# promote: until one Redis pod of the set is master (the cutover), Sentinel runs with no master
+# to monitor, then restarts monitoring that pod (docs/design.md, "Migration").
 # Extra environment: QUORUM, SENTINEL_ID_PREFIX (32 hex digits), BOOT_INTERVAL,
 # HOUSEKEEPING_INTERVAL (seconds between two looks for such peers).
 # shellcheck source=lib.sh
@@ -34,7 +37,11 @@ current_master() {
   if colocated; then
     case $(role "$LOCAL_HOST" "$REDIS_PORT") in
       master) printf '%s\n' "$ME" ;;
-      slave) info_field "$LOCAL_HOST" "$REDIS_PORT" replication master_host ;;
+      slave)
+        # Never the external master a migrating set follows: only a pod of this set.
+        _master=$(info_field "$LOCAL_HOST" "$REDIS_PORT" replication master_host)
+        ! is_node_host "$_master" || printf '%s\n' "$_master"
+        ;;
     esac
     return 0
   fi
@@ -88,19 +95,10 @@ forget_ghosts() {
   done
 }
 
-main() {
-  load_auth
-  ME=$(sentinel_host "$POD_ORDINAL")
-  _round=1
-  MASTER=$(current_master)
-  while [ -z "$MASTER" ]; do
-    # Log the first round and then every 15th, not every two seconds.
-    [ $((_round % 15)) -ne 1 ] || log "no master yet: waiting for the Redis pods to decide (round $_round)"
-    sleep "$BOOT_INTERVAL"
-    _round=$((_round + 1))
-    MASTER=$(current_master)
-  done
-  mkdir -p "$RUN_DIR"
+# write_config [MONITOR]: renders sentinel.conf into RUN_DIR; with MONITOR (a master host) the
+# master set and its settings, without it none (migration: nothing to monitor yet, and the
+# settings of a master set Sentinel does not know would be refused).
+write_config() {
   _conf=$RUN_DIR/sentinel.conf
   umask 077
   {
@@ -115,15 +113,63 @@ main() {
     echo "sentinel announce-port $SENTINEL_PORT"
     auth_config sentinel
     login_config sentinelPeer "sentinel sentinel-user" "sentinel sentinel-pass"
-    echo "sentinel monitor $MASTER_SET $MASTER $REDIS_PORT $QUORUM"
-    login_config sentinel "sentinel auth-user $MASTER_SET" "sentinel auth-pass $MASTER_SET"
-    cat "$CONFIG_DIR/sentinel.conf"
+    if [ -n "${1:-}" ]; then
+      echo "sentinel monitor $MASTER_SET $1 $REDIS_PORT $QUORUM"
+      login_config sentinel "sentinel auth-user $MASTER_SET" "sentinel auth-pass $MASTER_SET"
+      cat "$CONFIG_DIR/sentinel.conf"
+    else
+      sed "/^sentinel [^ ]* $MASTER_SET /d" "$CONFIG_DIR/sentinel.conf"
+    fi
   } >"$_conf.tmp"
   mv "$_conf.tmp" "$_conf"
+}
+
+# wait_for_cutover: while the set follows an external master, runs a Sentinel that monitors
+# nothing (it answers the probes and clients, and names no master) until one pod of the set is
+# master; sets MASTER to it. RUN_DIR/sentinel.migrating tells the readiness probe why no master
+# is known.
+wait_for_cutover() {
+  log "migration: the set follows an external master; monitoring nothing until the cutover makes a pod of the set master"
+  write_config
+  save_probe_login sentinel
+  touch "$RUN_DIR/sentinel.migrating"
+  redis-sentinel "$RUN_DIR/sentinel.conf" &
+  _pid=$!
+  trap 'kill "$_pid" 2>/dev/null; wait "$_pid"; exit 0' TERM INT
+  until MASTER=$(current_master) && [ -n "$MASTER" ]; do
+    kill -0 "$_pid" 2>/dev/null || die "redis-sentinel exited while waiting for the cutover"
+    sleep "$BOOT_INTERVAL"
+  done
+  kill "$_pid"
+  wait "$_pid"
+  trap - TERM INT
+  rm -f "$RUN_DIR/sentinel.migrating"
+  log "the set has a master of its own: $MASTER"
+}
+
+main() {
+  load_auth
+  ME=$(sentinel_host "$POD_ORDINAL")
+  mkdir -p "$RUN_DIR"
+  rm -f "$RUN_DIR/sentinel.migrating"
+  _round=1
+  MASTER=$(current_master)
+  while [ -z "$MASTER" ]; do
+    if migrating; then
+      wait_for_cutover
+      break
+    fi
+    # Log the first round and then every 15th, not every two seconds.
+    [ $((_round % 15)) -ne 1 ] || log "no master yet: waiting for the Redis pods to decide (round $_round)"
+    sleep "$BOOT_INTERVAL"
+    _round=$((_round + 1))
+    MASTER=$(current_master)
+  done
+  write_config "$MASTER"
   save_probe_login sentinel
   log "starting redis-sentinel monitoring $MASTER"
   forget_ghosts &
-  exec redis-sentinel "$_conf"
+  exec redis-sentinel "$RUN_DIR/sentinel.conf"
 }
 
 main "$@"
