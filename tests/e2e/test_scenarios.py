@@ -113,9 +113,29 @@ class TestFailover:
             assert not re.search(rf"\+odown \w+ mymaster {re.escape(old)}", log), f"{pod}: the master went down before the handover"
 
 
+def assert_one_failover_per_rollout(rel, figs, what):
+    """docs/design.md, "Failovers per rollout": a rollout fails over once, onto a replaced pod, unless
+    the master started on the highest ordinal (replaced first, it can only hand over to a pod that
+    is replaced later: twice). Counts the +switch-master lines each Sentinel logged since the event."""
+    logs = rel.sentinel_logs(figs["event_at"])
+    assert logs, "no Sentinel log"
+    switches = max(log.count("+switch-master mymaster") for log in logs.values())
+    ordinal = rel.ordinal(figs["old_master"])
+    figs["switch_master"] = switches
+    print(f"{what}: master on ordinal {ordinal} before, {switches} +switch-master, the Sentinel writer saw "
+          f"{figs['master_changes']} master change(s)"
+          + (f", the -master Service writer {figs['via_master_service']['master_changes']}" if "via_master_service" in figs else ""))
+    if ordinal < rel.replicas - 1:
+        assert switches == 1, f"{what} with the master on ordinal {ordinal}: {switches} failovers"
+        assert rel.ordinal(figs["new_master"]) > ordinal or ordinal == 0, figs["new_master"]
+    else:
+        assert 1 <= switches <= 2, f"{what} with the master on the highest ordinal: {switches} failovers"
+
+
 class TestDisruption:
     def test_helm_upgrade_changing_config_under_writes(self, rel, record, chart):
-        """A config change rolls every pod; no acknowledged write is lost."""
+        """A config change rolls every pod, failing over once (twice when the master starts on the
+        highest ordinal); no acknowledged write is lost."""
         def upgrade():
             old = rel.master_host()
             at = time.time()
@@ -126,10 +146,23 @@ class TestDisruption:
         assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
         assert_master_service_writer(figs)
         assert figs["via_master_service"]["async_acked_lost"] == 0
-        print(f"helm upgrade: the Sentinel writer saw {figs['master_changes']} master change(s), the -master Service writer "
-              f"{figs['via_master_service']['master_changes']}")
+        assert_one_failover_per_rollout(rel, figs, "helm upgrade")
         st = rel.state()
         assert all(p["role"] in ("master", "slave") for p in st["pods"].values())
+
+    def test_rollout_restart_under_writes(self, rel, record):
+        """kubectl rollout restart rolls every pod through the preStop handover: no acknowledged
+        write is lost, one failover (two from the highest ordinal)."""
+        def restart():
+            old = rel.master_host()
+            at = time.time()
+            kubectl("rollout", "restart", f"statefulset/{rel.fullname}", "-n", rel.namespace)
+            kubectl("rollout", "status", f"statefulset/{rel.fullname}", "-n", rel.namespace, "--timeout=900s", timeout=960)
+            return old, at
+
+        figs = run_with_writes(rel, scenario(rel, "rollout-restart"), record, restart, seconds=20, lead=3)
+        assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
+        assert_one_failover_per_rollout(rel, figs, "rollout restart")
 
     def test_delete_all_redis_pods_at_once_under_writes(self, rel, record):
         """Every Redis pod deleted together while the client writes: one master again, every

@@ -70,6 +70,7 @@ class TestPreStop:
         writer.join(10)
         assert result.returncode == 0, result.stderr
         assert "pausing writes and handing over" in result.stderr
+        assert "replica-priority" not in result.stderr, "ordinal 0 has no replica below it to steer away from"
         assert re.search(r"handover done: node-[12]\.n[0-9]+\.test is master, this node is a replica now", result.stderr)
         assert c.role(0) == "slave"
         assert (c.tmp / "run-0" / "handover.done").exists()
@@ -80,6 +81,43 @@ class TestPreStop:
         print(f"handover: {len(writer.acked)} acknowledged writes, {len(lost)} lost, "
               f"{writer.failures} failed attempts, longest stall {writer.longest_stall:.2f}s")
         assert lost == []
+
+    def test_middle_master_hands_over_to_the_pod_above(self, make_cluster):
+        """docs/design.md, "Failovers per rollout": a master with replicas on both sides of its ordinal
+        (a rollout has replaced the pods above it and not those below) makes the replicas below less
+        preferred, waits until every Sentinel has read that, and hands over to the pod above; the
+        priorities are back afterwards and no acknowledged write is lost."""
+        c = make_cluster()
+        c.bootstrap()
+        assert c.assert_invariants() == 0
+
+        def sentinels_read(host, priority):
+            return all(int(r["slave-priority"]) == priority for i in range(c.sentinels)
+                       for r in c.sentinel_list(i, "REPLICAS") if r["name"].startswith(host))
+
+        # Put the master on ordinal 1: node 2 may not be promoted while node 0 hands over.
+        c.redis(2).config_set("replica-priority", 0)
+        c.wait_for("Sentinels read node 2's priority", lambda: sentinels_read(c.host(2), 0), 30)
+        assert c.run(0, "prestop-redis.sh", timeout=60).returncode == 0
+        c.redis(2).config_set("replica-priority", 100)
+        assert c.assert_invariants() == 1
+        c.wait_for("Sentinels read node 2's priority again", lambda: sentinels_read(c.host(2), 100), 30)
+
+        writer = Writer(c)
+        writer.start()
+        c.wait_for("writes before the handover", lambda: len(writer.acked) >= 25)
+        result = c.run(1, "prestop-redis.sh", timeout=90)
+        during = len(writer.acked)
+        c.wait_for("writes after the handover", lambda: len(writer.acked) >= during + 25)
+        writer.stop.set()
+        writer.join(10)
+        assert result.returncode == 0, result.stderr
+        assert re.search(r"handing over to a pod above ordinal 1 \(replica-priority 101 on node-0\.n[0-9]+\.test\)", result.stderr), result.stderr
+        assert re.search(r"handover done: node-2\.n[0-9]+\.test is master", result.stderr), result.stderr
+        assert c.assert_invariants() == 2
+        assert c.redis(0).config_get("replica-priority") == {"replica-priority": "100"}
+        stored = set(k.decode() for k in c.redis(2).keys("w*"))
+        assert [k for k in writer.acked if k not in stored] == []
 
     def test_replica_hook_does_nothing(self, make_cluster):
         """A replica has nothing to hand over; the hook exits at once and leaves roles alone."""

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""templates/service-master.yaml, service-replicas.yaml, role.yaml, rolebinding.yaml and the role-label container"""
+"""Role Services across templates: the Services' selectors against the pods, the token mounted only in the role-label
+container, the Certificate's names, the switch. Each template's own fields are its helm-unittest suite's
+(service-master_test, role_test)."""
 import pytest
 
 from tests.helm import HelmTemplateError, by_kind_name, container, of_kind, render_chart
@@ -18,23 +20,14 @@ class TestRoleServices:
     @pytest.mark.parametrize("layout", LAYOUTS)
     @pytest.mark.parametrize(("service", "role"), [("redis-ha-master", "master"), ("redis-ha-replicas", "replica")])
     def test_select_the_redis_pods_by_role(self, service, role, layout):
-        """roleServices.enabled (default): each Service selects the Redis pods (component server) carrying its role label, on the redis port."""
+        """roleServices.enabled (default), every layout: each Service selects the StatefulSet's Redis pods by their labels plus the role label, which no new pod carries."""
         docs = render_chart(layout)
         svc = by_kind_name(docs, "Service", service)["spec"]
         assert svc["selector"] == {**SERVER_PODS, ROLE_LABEL: role}
-        assert svc["ports"] == [{"name": "redis", "port": 6379, "targetPort": "redis"}]
-        assert svc["type"] == "ClusterIP"
         template_labels = by_kind_name(docs, "StatefulSet", "redis-ha")["spec"]["template"]["metadata"]["labels"]
         assert SERVER_PODS.items() <= template_labels.items()
         assert ROLE_LABEL not in template_labels, "a new pod must carry no role until its Redis has one"
 
-    def test_follow_type_annotations_and_plain_port(self):
-        """roleServices.type and .annotations; the TLS plain port is exposed with tls.plainPorts."""
-        docs = render_chart({"roleServices": {"type": "LoadBalancer", "annotations": {"a": "b"}}, "tls": {"enabled": True, "existingSecret": "t", "plainPorts": {"enabled": True}}})
-        svc = by_kind_name(docs, "Service", "redis-ha-master")
-        assert svc["metadata"]["annotations"] == {"a": "b"}
-        assert svc["spec"]["type"] == "LoadBalancer"
-        assert [p["name"] for p in svc["spec"]["ports"]] == ["redis", "redis-plain"]
 
     def test_tls_certificate_names_the_role_services(self):
         """tls.certManager: clients of -master and -replicas verify the certificate against those names."""
@@ -55,11 +48,6 @@ class TestRoleServices:
 
 
 class TestRoleBasedAccess:
-    @pytest.mark.parametrize(("replicas", "pods"), [(1, ["redis-ha-0"]), (3, ["redis-ha-0", "redis-ha-1", "redis-ha-2"]), (5, [f"redis-ha-{i}" for i in range(5)])])
-    def test_role_may_only_patch_the_release_redis_pods(self, replicas, pods):
-        """The Role names each Redis pod of the release and allows patch, nothing else: no list, watch, create or other kinds."""
-        role = by_kind_name(render_chart({"replicas": replicas}), "Role", "redis-ha-role-label")
-        assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"], "resourceNames": pods}]
 
     def test_binding_grants_it_to_the_pods_service_account(self):
         """The RoleBinding's subject is the ServiceAccount the Redis pods run as; no ClusterRole anywhere."""
@@ -69,10 +57,6 @@ class TestRoleBasedAccess:
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod_spec(docs)["serviceAccountName"], "namespace": "default"}]
         assert not of_kind(docs, "ClusterRole") and not of_kind(docs, "ClusterRoleBinding")
 
-    def test_named_existing_service_account_is_bound(self):
-        """serviceAccount.create=false with serviceAccount.name: the binding names that account."""
-        docs = render_chart({"serviceAccount": {"create": False, "name": "cache"}})
-        assert by_kind_name(docs, "RoleBinding", "redis-ha-role-label")["subjects"][0]["name"] == "cache"
 
     def test_should_fail_when_only_the_default_service_account_is_left(self):
         """serviceAccount.create=false without a name would bind the namespace's default account: refused, naming the value."""

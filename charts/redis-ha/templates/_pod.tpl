@@ -414,6 +414,8 @@ projected service account token with the API server's CA, call as (include "redi
             - key: ca.crt
               path: ca.crt
 {{- end -}}
+{{- end -}}
+
 {{/* redis-ha.backupClaim: returns the name of the backup volume's claim: backup.persistence.existingClaim
 or the chart's <fullname>-backup, call as (include "redis-ha.backupClaim" .) */}}
 {{- define "redis-ha.backupClaim" -}}

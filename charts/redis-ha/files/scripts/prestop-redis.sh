@@ -5,16 +5,19 @@
 # demoted), so writes are paused first (CLIENT PAUSE ... WRITE), the replicas are let catch up,
 # Sentinel fails over, and the hook waits until this node really is no longer master.
 # https://redis.io/docs/latest/commands/client-pause/
-# Extra environment: PRESTOP_TIMEOUT (seconds, below terminationGracePeriodSeconds).
+# Extra environment: PRESTOP_TIMEOUT (seconds, below terminationGracePeriodSeconds), STEER_TIMEOUT
+# (seconds to wait for the Sentinels to read steered replica priorities).
 # Always leaves RUN_DIR/handover.done behind, which the sentinel container's hook waits for.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
 : "${REPLICAS:=1}"
 : "${PRESTOP_TIMEOUT:=30}"
+: "${STEER_TIMEOUT:=12}"
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 finish() {
+  unsteer
   # The last data record, taken with writes paused or handed over: the next full restart's
   # election sees exactly what this node held (docs/operations.md, "Full restarts").
   record_state
@@ -38,6 +41,79 @@ replicas_caught_up() {
     fi
   done
   [ "$CAUGHT_UP" -gt 0 ] && [ "$_behind" -eq 0 ]
+}
+
+# caught_up HOST OFFSET: true when the replica at HOST has processed the stream up to OFFSET.
+caught_up() {
+  _theirs=$(info_field "$1" "$REDIS_PORT" replication master_repl_offset)
+  [ -n "$_theirs" ] && [ "$_theirs" -ge "$2" ]
+}
+
+# replicas_in FIRST LAST: prints the host of each ordinal from FIRST to LAST whose Redis is a
+# replica now.
+replicas_in() {
+  _o=$1
+  while [ "$_o" -le "$2" ]; do
+    _host=$(node_host "$_o")
+    [ "$(role "$_host" "$REDIS_PORT")" = slave ] && printf '%s\n' "$_host"
+    _o=$((_o + 1))
+  done
+  return 0
+}
+
+# sentinels_see_priority PRIORITY COUNT: true when every Sentinel that answers lists at least
+# COUNT replicas of MASTER_SET with replica-priority PRIORITY. Sentinel reads a replica's priority
+# from the INFO it sends it every 10 seconds, and elects from what it read last.
+sentinels_see_priority() {
+  for _h in $SENTINEL_LIST; do
+    _out=$(cli_raw "$_h" "$SENTINEL_PORT" SENTINEL REPLICAS "$MASTER_SET") || continue
+    _seen=$(printf '%s\n' "$_out" | tr -d '\r' | awk -v p="$1" 'prev == "slave-priority" && $0 == p { n++ } { prev = $0 } END { print n + 0 }')
+    [ "$_seen" -ge "$2" ] || return 1
+  done
+  return 0
+}
+
+# steer_to_rolled: a rollout replaces the pods from the highest ordinal down, so while this pod
+# is being replaced the pods above it already run the new revision and the pods below it are
+# still to be replaced. When replicas exist on both sides, the replicas below are made less
+# preferred (replica-priority one above the configured one) and the hook waits until every
+# Sentinel has read that, so the handover lands on a pod above and the rollout fails over once
+# (docs/design.md, "Failovers per rollout"). Writes keep flowing meanwhile. Sets STEERED (the
+# replicas changed) and ABOVE (the replicas above, one of which must then hold every write).
+steer_to_rolled() {
+  STEERED=""
+  _steered=0
+  _above=$(replicas_in $((POD_ORDINAL + 1)) $((REPLICAS - 1)))
+  _below=$(replicas_in 0 $((POD_ORDINAL - 1)))
+  [ -n "$_above" ] && [ -n "$_below" ] || return 0
+  PRIORITY=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" CONFIG GET replica-priority | tr -d '\r' | sed -n 2p)
+  case $PRIORITY in '' | 0 | *[!0-9]*) return 0 ;; esac
+  for _host in $_below; do
+    if [ "$(cli_raw "$_host" "$REDIS_PORT" CONFIG SET replica-priority $((PRIORITY + 1)) | tr -d '\r')" = OK ]; then
+      STEERED="$STEERED $_host"
+      _steered=$((_steered + 1))
+    fi
+  done
+  [ -n "$STEERED" ] || return 0
+  ABOVE=$_above
+  log "handing over to a pod above ordinal $POD_ORDINAL (replica-priority $((PRIORITY + 1)) on$STEERED); waiting for the Sentinels to read it"
+  _until=$(($(date +%s) + STEER_TIMEOUT))
+  until sentinels_see_priority $((PRIORITY + 1)) "$_steered"; do
+    if [ "$(date +%s)" -ge "$_until" ]; then
+      log "WARNING: not every Sentinel read the priorities within ${STEER_TIMEOUT}s; Sentinel may pick any replica"
+      return 0
+    fi
+    sleep 0.5
+  done
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+# unsteer: gives the replicas steer_to_rolled changed their configured priority back.
+unsteer() {
+  for _host in ${STEERED:-}; do
+    cli "$_host" "$REDIS_PORT" CONFIG SET replica-priority "$PRIORITY" >/dev/null 2>&1
+  done
+  STEERED=""
 }
 
 # new_master: prints the master a Sentinel names once it is another node answering ROLE master.
@@ -79,6 +155,8 @@ main() {
     exit 0
   fi
   SENTINEL_LIST=$(sentinel_hosts)
+  ABOVE=""
+  steer_to_rolled
   _start=$(date +%s)
   log "master with $_replicas replica(s): pausing writes and handing over"
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT PAUSE $((PRESTOP_TIMEOUT * 1000)) WRITE >/dev/null
@@ -98,6 +176,19 @@ main() {
     fi
     sleep 0.1
   done
+  if [ -n "$ABOVE" ]; then
+    # Sentinel now prefers the replicas above this ordinal whatever their offset: one of them
+    # must hold every write, or the handover could lose acknowledged ones.
+    _offset=$(info_field "$LOCAL_HOST" "$REDIS_PORT" replication master_repl_offset)
+    _ready=0
+    for _host in $ABOVE; do
+      if caught_up "$_host" "$_offset"; then _ready=1; fi
+    done
+    if [ "$_ready" -eq 0 ]; then
+      log "no replica above ordinal $POD_ORDINAL has every write; stopping as master with writes paused, no handover"
+      exit 0
+    fi
+  fi
   if request_failover; then
     while [ $(($(date +%s) - _start)) -lt "$PRESTOP_TIMEOUT" ]; do
       if _new=$(new_master); then
