@@ -103,7 +103,7 @@ class TestToken:
         sts = by_kind_name(docs, "StatefulSet", "redis-ha")
         c = container(sts, "role-label")
         assert c["image"] == "my/curl:1"
-        assert c["resources"] == {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}}
+        assert c["resources"] == {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
         assert c["command"] == ["sh", "/scripts/role-label.sh"]
         env = {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
         assert env["ROLE_FILE"] == "/run/role/role" and env["ROLE_LABEL"] == ROLE_LABEL

@@ -168,13 +168,16 @@ def test_every_kube_linter_ignore_gives_its_reason(name):
 
 
 def test_annotations_go_when_the_values_remove_their_cause():
-    """The annotations follow the values: a digest, pull policy Always and every limit leave none."""
+    """The annotations follow the values: a digest, pull policy Always and every limit (the role-label
+    container's included) leave none on the StatefulSets."""
     values = {
         "image": {"digest": "sha256:" + "0" * 64, "pullPolicy": "Always"},
         "metrics": {"image": {"digest": "sha256:" + "1" * 64, "pullPolicy": "Always"},
                     "resources": {"requests": {"ephemeral-storage": "1Mi"}, "limits": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "64Mi"}}},
         "redis": {"resources": {"requests": {"ephemeral-storage": "1Mi"}, "limits": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "64Mi"}}},
         "sentinel": {"resources": {"requests": {"ephemeral-storage": "1Mi"}, "limits": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"}}},
+        "roleServices": {"image": {"digest": "sha256:" + "2" * 64, "pullPolicy": "Always"},
+                         "resources": {"requests": {"ephemeral-storage": "1Mi"}, "limits": {"cpu": "100m", "memory": "32Mi", "ephemeral-storage": "16Mi"}}},
     }
     for doc in render_chart(values):
         if doc["kind"] == "StatefulSet":

@@ -359,7 +359,7 @@ roleServices are off. It patches its pod's role label from the role the redis co
       value: {{ include "redis-ha.roleLabel" . }}
   livenessProbe:
     exec:
-      command: ["sh", "/scripts/role-label.sh", "probe"]
+      command: ["sh", "/scripts/role-label.sh", "probe", "30"]
     periodSeconds: 10
     timeoutSeconds: 5
     failureThreshold: 3

@@ -9,7 +9,8 @@ that cause it are in place: set the limit, the digest or the pull policy and the
 and the check passes on its own. docs/security.md lists them. Returns nothing when no exception
 applies. Call as (include "redis-ha.scanAnnotations" (dict "root" . "object" "server")) with object
 server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet), test (the helm test pod),
-backup (the backup CronJob and the restore Job) or cutover (the migration's cutover Job). */}}
+backup (the backup CronJob and the restore Job), cutover (the migration's cutover Job) or roleService
+(the -master and -replicas Services). */}}
 {{- define "redis-ha.scanAnnotations" -}}
 {{- if not (and (hasKey . "root") (hasKey . "object")) -}}
 {{- fail "redis-ha.scanAnnotations: call as (include \"redis-ha.scanAnnotations\" (dict \"root\" . \"object\" \"server\"))" -}}
@@ -18,8 +19,8 @@ backup (the backup CronJob and the restore Job) or cutover (the migration's cuto
 {{- $object := .object -}}
 {{- $cpu := "Redis and Sentinel get no CPU limit: CFS throttling delays the master's replies and Sentinel's pings and votes, which ends in TILT mode and false failovers. The exporters have one; redis.resources.limits.cpu and sentinel.resources.limits.cpu set one." -}}
 {{- $memory := "Redis gets no memory limit: only you know the dataset size, and a limit the chart guessed would OOM-kill a master. Set redis.resources.limits.memory well above redis.config.maxmemory; Sentinel and the exporters have limits." -}}
-{{- $pull := "imagePullPolicy IfNotPresent lets pods restart during a registry outage and in air-gapped clusters; image.digest and metrics.image.digest pin the images instead." -}}
-{{- $digest := "The chart cannot know the digest of the image your registry serves: set image.digest and metrics.image.digest." -}}
+{{- $pull := "imagePullPolicy IfNotPresent lets pods restart during a registry outage and in air-gapped clusters; image.digest, metrics.image.digest and roleServices.image.digest pin the images instead." -}}
+{{- $digest := "The chart cannot know the digest of the image your registry serves: set image.digest, metrics.image.digest and roleServices.image.digest." -}}
 {{- $ephemeral := "No ephemeral-storage requests or limits: the root filesystems are read-only and the containers write only to emptyDirs with a sizeLimit; a per-container limit would count the container's logs too and could evict a master for logging." -}}
 {{- $liveness := "The helm test pod runs one script to completion in seconds; a liveness probe would have nothing to watch." -}}
 {{- $readiness := "The helm test pod serves nothing, so nothing waits for it to be ready." -}}
@@ -27,9 +28,12 @@ backup (the backup CronJob and the restore Job) or cutover (the migration's cuto
 {{- $jobResources := dict "backup" $v.backup.resources "cutover" $v.migration.cutover.resources -}}
 {{- /* [scanner check reason] triples for this object with these values. */ -}}
 {{- $skips := list -}}
-{{- $images := list $v.image -}}
-{{- if and $v.metrics.enabled (not (has $object (list "test" "backup" "cutover"))) -}}
+{{- $images := ternary list (list $v.image) (eq $object "roleService") -}}
+{{- if and $v.metrics.enabled (not (has $object (list "test" "backup" "cutover" "roleService"))) -}}
 {{- $images = append $images $v.metrics.image -}}
+{{- end -}}
+{{- if and $v.roleServices.enabled (eq $object "server") -}}
+{{- $images = append $images $v.roleServices.image -}}
 {{- end -}}
 {{- $notAlways := false -}}
 {{- $noDigest := false -}}
@@ -37,7 +41,9 @@ backup (the backup CronJob and the restore Job) or cutover (the migration's cuto
 {{- if ne .pullPolicy "Always" -}}{{- $notAlways = true -}}{{- end -}}
 {{- if not .digest -}}{{- $noDigest = true -}}{{- end -}}
 {{- end -}}
-{{- if eq $object "test" -}}
+{{- if eq $object "roleService" -}}
+{{- $skips = append $skips (list "kube-score" "service-targets-pod" "The Service selects Redis pods by the role label redis-ha.io/role, which each pod's role-label container sets at run time (docs/design.md, \"Role Services\"); no pod template carries it.") -}}
+{{- else if eq $object "test" -}}
 {{- $skips = append $skips (list "checkov" "CKV_K8S_8" $liveness) -}}
 {{- $skips = append $skips (list "checkov" "CKV_K8S_9" $readiness) -}}
 {{- $skips = append $skips (list "kube-score" "pod-probes" $readiness) -}}
@@ -53,6 +59,9 @@ backup (the backup CronJob and the restore Job) or cutover (the migration's cuto
 {{- $resources := list -}}
 {{- if eq $object "server" -}}
 {{- $resources = append $resources $v.redis.resources -}}
+{{- if $v.roleServices.enabled -}}
+{{- $resources = append $resources $v.roleServices.resources -}}
+{{- end -}}
 {{- if include "redis-ha.colocated" .root -}}
 {{- $resources = append $resources $v.sentinel.resources -}}
 {{- end -}}

@@ -62,17 +62,17 @@ stop() {
   exit 0
 }
 
-# probe: the probes' check: the loop went round within the last 10 seconds. A hung loop could
-# leave a stale label, so the pod then stops being Ready; a failing API only logs, it never
-# makes the pod unready.
+# probe [SECONDS]: the probes' check: the loop went round within the last SECONDS (10; the
+# liveness probe allows 30). A hung loop could leave a stale label, so the pod then stops being
+# Ready, and is restarted if it stays hung; a failing API only logs, it never makes the pod unready.
 probe() {
   read -r _beat <"$HEARTBEAT" 2>/dev/null || exit 1
-  [ $(($(date +%s) - _beat)) -le 10 ]
+  [ $(($(date +%s) - _beat)) -le "${1:-10}" ]
 }
 
 main() {
   if [ "${1:-}" = probe ]; then
-    probe
+    probe "${2:-10}"
     exit
   fi
   API=$(api_base) || exit 1
