@@ -77,8 +77,12 @@ else
   fi
   rm -f /var/run/docker.pid /var/run/docker.sock
   log "starting dockerd ${args[*]} (log $LOG_DIR/dockerd.log)"
-  # setsid: keep dockerd alive after this script (and its session) ends
-  setsid nohup dockerd "${args[@]}" >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
+  # setsid: keep dockerd alive after this script (and its session) ends. It must not inherit
+  # descriptors above stderr: the callers' lock files (cluster-up.sh holds one) would stay locked
+  # for as long as dockerd runs, and the next cluster-up.sh would wait for them forever.
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  setsid nohup bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -le 2 ] || eval "exec $fd>&-"; done; exec dockerd "$@"' \
+    dockerd "${args[@]}" >>"$LOG_DIR/dockerd.log" 2>&1 </dev/null &
   echo $! >"$CACHE/dockerd.pid"
 fi
 
