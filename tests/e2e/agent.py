@@ -12,8 +12,9 @@
     agent.py fill POD PREFIX FROM TO V  JSON: count of PREFIX:i = V written on a pod
     agent.py bulk PREFIX COUNT BYTES    JSON: COUNT values of BYTES each written through Sentinel, then WAIT
 Environment: REPLICAS, HOST_TEMPLATE (printf with %d), SENTINELS, SENTINEL_HOST_TEMPLATE (printf
-with %d), REDIS_PORT, SENTINEL_PORT, MASTER_SET, PASSWORD_FILE, SENTINEL_AUTH (0: Sentinels take no
-password), APP_USER and APP_PASSWORD_FILE, TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
+with %d) or SENTINEL_HOSTS (comma-separated, replaces both), REDIS_PORT, SENTINEL_PORT, MASTER_SET,
+PASSWORD_FILE, SENTINEL_AUTH (0: Sentinels take no password), APP_USER and APP_PASSWORD_FILE,
+TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE.
 
 The writer is configured as the chart's docs recommend for Sentinel-aware clients: every
 Sentinel pod's FQDN, connect and socket timeouts of 0.5 s, and no client-side backoff (one attempt
@@ -32,7 +33,8 @@ from redis.sentinel import Sentinel
 N = int(os.environ["REPLICAS"])
 HOSTS = [os.environ["HOST_TEMPLATE"] % i for i in range(N)]
 S = int(os.environ.get("SENTINELS", N if N > 1 else 0))
-SENTINEL_HOSTS = [os.environ.get("SENTINEL_HOST_TEMPLATE", os.environ["HOST_TEMPLATE"]) % i for i in range(S)]
+SENTINEL_HOSTS = (os.environ["SENTINEL_HOSTS"].split(",") if os.environ.get("SENTINEL_HOSTS")
+                  else [os.environ.get("SENTINEL_HOST_TEMPLATE", os.environ["HOST_TEMPLATE"]) % i for i in range(S)])
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 SENTINEL_PORT = int(os.environ.get("SENTINEL_PORT", "26379"))
 MASTER_SET = os.environ.get("MASTER_SET", "mymaster")

@@ -206,10 +206,12 @@ class Release:
     def uninstall(self) -> None:
         subprocess.run(["helm", "uninstall", self.name, "--namespace", self.namespace, "--wait"], capture_output=True, check=False)
 
-    def start_client(self, labels: dict | None = None, name: str | None = None, on_control_plane: bool = False) -> str:
+    def start_client(self, labels: dict | None = None, name: str | None = None, on_control_plane: bool = False,
+                     env: dict | None = None) -> str:
         """A pod with python3 + redis-py and agent.py, allowed through the NetworkPolicy by default.
         on_control_plane: scheduled on the control-plane node, outside every fault the chaos
-        suite injects on workers (a stopped node would take the writer with it)."""
+        suite injects on workers (a stopped node would take the writer with it). env: agent.py
+        settings that replace the layout's (e.g. SENTINEL_HOSTS)."""
         name = name or self.client_pod
         cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"{self.fullname}-agent"), data={"agent.py": AGENT.read_text()})
         try:
@@ -232,6 +234,7 @@ class Release:
             "MASTER_SET": self.layout.master_set,
             "SENTINEL_AUTH": "1" if self.sentinel_auth else "0",
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         auth = self.values.get("auth") if isinstance(self.values.get("auth"), dict) else {}
         if self.password_secret or auth.get("enabled", True):

@@ -169,7 +169,8 @@ def test_every_kube_linter_ignore_gives_its_reason(name):
 
 def test_annotations_go_when_the_values_remove_their_cause():
     """The annotations follow the values: a digest, pull policy Always and every limit (the role-label
-    container's included) leave none on the StatefulSets."""
+    container's included) leave none on the StatefulSets but the role-label container's missing
+    readiness probe, which goes with roleServices.enabled."""
     values = {
         "image": {"digest": "sha256:" + "0" * 64, "pullPolicy": "Always"},
         "metrics": {"image": {"digest": "sha256:" + "1" * 64, "pullPolicy": "Always"},
@@ -179,6 +180,10 @@ def test_annotations_go_when_the_values_remove_their_cause():
         "roleServices": {"image": {"digest": "sha256:" + "2" * 64, "pullPolicy": "Always"},
                          "resources": {"requests": {"ephemeral-storage": "1Mi"}, "limits": {"cpu": "100m", "memory": "32Mi", "ephemeral-storage": "16Mi"}}},
     }
-    for doc in render_chart(values):
-        if doc["kind"] == "StatefulSet":
-            assert not [k for k in doc["metadata"].get("annotations") or {} if k.startswith(SCAN_ANNOTATIONS)], doc["metadata"]["name"]
+    for role_services, left in ((True, {"checkov.io/skip1": "CKV_K8S_9="}), (False, {})):
+        for doc in render_chart({**values, "roleServices": {**values["roleServices"], "enabled": role_services}}):
+            if doc["kind"] == "StatefulSet":
+                found = {k: v for k, v in (doc["metadata"].get("annotations") or {}).items() if k.startswith(SCAN_ANNOTATIONS)}
+                expected = left if doc["metadata"]["name"] == "redis-ha" else {}
+                assert {k: v[:len(expected[k])] for k, v in found.items() if k in expected} == expected, doc["metadata"]["name"]
+                assert set(found) == set(expected), (doc["metadata"]["name"], found)

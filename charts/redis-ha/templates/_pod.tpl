@@ -357,17 +357,14 @@ roleServices are off. It patches its pod's role label from the role the redis co
       value: /run/role/role
     - name: ROLE_LABEL
       value: {{ include "redis-ha.roleLabel" . }}
+  {{- /* Liveness only, and seldom: each exec probe costs a process start in the pod, and a
+  readiness probe here would take the Redis pod out of its Services whenever a busy node is slow
+  to run it. A hung loop is restarted; the redis container's Ready state stays its own. */}}
   livenessProbe:
     exec:
-      command: ["sh", "/scripts/role-label.sh", "probe", "30"]
-    periodSeconds: 10
-    timeoutSeconds: 5
-    failureThreshold: 3
-  readinessProbe:
-    exec:
-      command: ["sh", "/scripts/role-label.sh", "probe"]
-    periodSeconds: 10
-    timeoutSeconds: 5
+      command: ["sh", "/scripts/role-label.sh", "probe", "60"]
+    periodSeconds: 60
+    timeoutSeconds: 10
     failureThreshold: 3
   resources:
     {{- toYaml .Values.roleServices.resources | nindent 4 }}

@@ -34,6 +34,7 @@ backup (the backup CronJob and the restore Job), cutover (the migration's cutove
 {{- end -}}
 {{- if and $v.roleServices.enabled (eq $object "server") -}}
 {{- $images = append $images $v.roleServices.image -}}
+{{- $skips = append $skips (list "checkov" "CKV_K8S_9" "The role-label container has no readiness probe on purpose: it serves nothing, and a probe it failed on a busy node would take the Redis pod out of its Services; the redis container's readiness decides. A seldom liveness probe restarts a hung loop.") -}}
 {{- end -}}
 {{- $notAlways := false -}}
 {{- $noDigest := false -}}

@@ -62,9 +62,8 @@ stop() {
   exit 0
 }
 
-# probe [SECONDS]: the probes' check: the loop went round within the last SECONDS (10; the
-# liveness probe allows 30). A hung loop could leave a stale label, so the pod then stops being
-# Ready, and is restarted if it stays hung; a failing API only logs, it never makes the pod unready.
+# probe [SECONDS]: the liveness probe's check: the loop went round within the last SECONDS (10).
+# A hung loop could leave a stale label, so the container is restarted; a failing API only logs.
 probe() {
   read -r _beat <"$HEARTBEAT" 2>/dev/null || exit 1
   [ $(($(date +%s) - _beat)) -le "${1:-10}" ]
