@@ -114,12 +114,8 @@ def fresh_namespace(core, namespace: str, pod_security: str = "restricted") -> N
     """A new namespace enforcing `pod_security` (an old one of the same name is deleted first).
     Every e2e namespace enforces the restricted Pod Security Standard, so the chart's pods, its
     helm test pod and the harness' own pods are proven to comply."""
+    delete_namespace(core, namespace)
     _namespaces.add(namespace)
-    try:
-        core.delete_namespace(namespace)
-    except client.rest.ApiException as exc:
-        if exc.status != 404:
-            raise
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
