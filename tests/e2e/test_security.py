@@ -31,7 +31,9 @@ VALUES = {"auth": {"password": PASSWORD}}
 # What the rotation moves to, just as awkward.
 NEW = "n3w %#&$'\"/\\ p4ss"
 # A replica or Sentinel that could not log in: Redis' replication errors, probe and exporter output.
-AUTH_ERROR = re.compile(r"NOAUTH|WRONGPASS|\bauth", re.I)
+# Authentication failures in logs and probe events; "exporter-auth" (a volume and container name
+# the exporters log) is not one.
+AUTH_ERROR = re.compile(r"NOAUTH|WRONGPASS|(?<![-/])\bauth", re.I)
 # Every process's argv in a container, NUL-separated as the kernel keeps it; no ps needed.
 READ_CMDLINES = 'for f in /proc/[0-9]*/cmdline; do cat "$f" 2>/dev/null; echo; done'
 # A process whose argv holds the password (read from the mounted Secret, so it is in no exec's argv).
@@ -253,7 +255,7 @@ class TestNoPasswordLeaks:
         for p in chart_pods(rel):
             for c in p.spec.containers:
                 seen = cmdlines(rel, p.metadata.name, c.name)
-                main = "prometheus-redis-exporter" if "metrics" in c.name else "redis-"
+                main = "prometheus-redis-exporter" if "metrics" in c.name else "role-label.sh" if c.name == "role-label" else "redis-"
                 assert main in seen, f"{p.metadata.name}/{c.name}: no {main} process in {seen!r}"
                 assert NEEDLE not in seen.encode(), f"{p.metadata.name}/{c.name}"
 
