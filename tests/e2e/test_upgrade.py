@@ -19,7 +19,7 @@ from tests.e2e.conftest import fresh_namespace
 from tests.e2e.kube import ROOT, Release, figures, kubectl
 
 NS = "e2e-upgrade"
-NAME = "upg"
+NAME = "redis-ha"  # the harness derives the pods' names from the release name (fullname = release)
 CHART = "charts/redis-ha"
 VALUES = "ci/e2e/values-e2e.yaml"
 
