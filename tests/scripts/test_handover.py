@@ -49,6 +49,21 @@ class Writer(threading.Thread):
             time.sleep(0.005)
 
 
+def hand_over_under_writes(c, ordinal: int, timeout: float):
+    """Runs node `ordinal`'s preStop hook while a Writer writes; returns (the hook's result, the
+    stopped writer). Progress, not time: writes flow before the hook and resume after it (a loaded
+    machine or TLS only slows the writer down)."""
+    writer = Writer(c)
+    writer.start()
+    c.wait_for("writes before the handover", lambda: len(writer.acked) >= 25)
+    result = c.run(ordinal, "prestop-redis.sh", timeout=timeout)
+    during = len(writer.acked)
+    c.wait_for("writes after the handover", lambda: len(writer.acked) >= during + 25)
+    writer.stop.set()
+    writer.join(10)
+    return result, writer
+
+
 class TestPreStop:
     @pytest.mark.parametrize("values", [{}, {"tls": {"enabled": True}}], ids=["plain", "tls"])
     @BOTH_ENGINES
@@ -58,16 +73,7 @@ class TestPreStop:
         c = make_cluster(engine=engine, values=values)
         c.bootstrap()
         assert c.assert_invariants() == 0
-        writer = Writer(c)
-        writer.start()
-        # Progress, not time: writes flow before the hook and resume after it (a loaded machine
-        # or TLS only slows the writer down).
-        c.wait_for("writes before the handover", lambda: len(writer.acked) >= 25)
-        result = c.run(0, "prestop-redis.sh", timeout=60)
-        during = len(writer.acked)
-        c.wait_for("writes after the handover", lambda: len(writer.acked) >= during + 25)
-        writer.stop.set()
-        writer.join(10)
+        result, writer = hand_over_under_writes(c, 0, timeout=60)
         assert result.returncode == 0, result.stderr
         assert "pausing writes and handing over" in result.stderr
         assert "replica-priority" not in result.stderr, "ordinal 0 has no replica below it to steer away from"
@@ -103,14 +109,7 @@ class TestPreStop:
         assert c.assert_invariants() == 1
         c.wait_for("Sentinels read node 2's priority again", lambda: sentinels_read(c.host(2), 100), 30)
 
-        writer = Writer(c)
-        writer.start()
-        c.wait_for("writes before the handover", lambda: len(writer.acked) >= 25)
-        result = c.run(1, "prestop-redis.sh", timeout=90)
-        during = len(writer.acked)
-        c.wait_for("writes after the handover", lambda: len(writer.acked) >= during + 25)
-        writer.stop.set()
-        writer.join(10)
+        result, writer = hand_over_under_writes(c, 1, timeout=90)
         assert result.returncode == 0, result.stderr
         assert re.search(r"handing over to a pod above ordinal 1 \(replica-priority 101 on node-0\.n[0-9]+\.test\)", result.stderr), result.stderr
         assert re.search(r"handover done: node-2\.n[0-9]+\.test is master", result.stderr), result.stderr
