@@ -370,6 +370,12 @@ class Cluster:
             out.append(entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2])))
         return out
 
+    def sentinels_read_priority(self, i: int, priority: int) -> bool:
+        """Every Sentinel lists node i as a replica with this replica-priority (Sentinel reads a
+        replica's priority from the INFO it sends it every 10 seconds)."""
+        return all(int(r["slave-priority"]) == priority for s in range(self.sentinels)
+                   for r in self.sentinel_list(s, "REPLICAS") if r["name"].startswith(self.host(i)))
+
     def role(self, i: int) -> str | None:
         try:
             return self.redis(i).role()[0].decode()

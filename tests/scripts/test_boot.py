@@ -343,6 +343,86 @@ class TestRestore:
             c.wait_for(f"node {i} holds the backup", lambda i=i: c.redis(i).dbsize() == 20 and c.redis(i).get("later0") is None)
         assert "elected ordinal 2" in c.procs["redis-2"].output()
 
+    def test_a_failover_pending_across_a_full_restart_keeps_the_restored_data(self, make_cluster):
+        """Every Redis pod stops while the Sentinels live on: they keep the old master objectively
+        down and retry its failover every 2 x failover-timeout. The pods restart with a restore on
+        another ordinal, which is elected; the others, still holding the replaced data, sync from
+        it. Sentinel's retry must not promote one of them mid-sync: a replica is not promotable
+        until its first sync has loaded (docs/design.md, "Boot"). The syncs are held back longer
+        than the Sentinels' retry period, so a retry always falls into them."""
+        c = make_cluster(colocated=False, values={"redis": {"extraConfig": ["repl-diskless-sync-delay 12"]}})
+        c.bootstrap()
+        assert c.assert_invariants() == 0
+        fill(c, 0, "backup", 20)
+        c.redis(2).save()
+        backup = (c.tmp / "data-2" / "dump.rdb").read_bytes()
+        fill(c, 0, "later", 200)
+        recorded(c)
+        # Sentinel keeps a replica's last priority while it answers as master: node 1, the one
+        # that will be elected, is the least preferred, so a retry picks node 2 if it may.
+        c.redis(1).config_set("replica-priority", 101)
+        c.wait_for("every Sentinel reads node 1's priority", lambda: c.sentinels_read_priority(1, 101), 30)
+        for i in range(3):
+            c.kill_node(i)
+        c.vanish(0, 1, 2)
+
+        def odown():
+            reply = c.sentinel(0).execute_command("SENTINEL", "MASTER", "mymaster")
+            return "o_down" in (reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2])))["flags"]
+        c.wait_for("the Sentinels hold node 0 objectively down", odown, 30)
+        (c.tmp / "data-1" / "restore.rdb").write_bytes(backup)
+        for i in (1, 0, 2):
+            c.start_node(i)
+        c.wait_for("node 1 elected with the restore", lambda: "elected ordinal 1" in c.procs["redis-1"].output(), 60)
+        # The retried failover may still promote a replica, once it holds the restored data.
+        c.assert_invariants(90)
+
+        def restored_everywhere():
+            return all(c.redis(i).dbsize() == 20 and c.redis(i).get("backup0") == b"0" and c.redis(i).get("later0") is None for i in range(3))
+        c.wait_for("every node holds exactly the backup", restored_everywhere, 30)
+        time.sleep(10)  # past another failover retry of a stale Sentinel
+        m = c.assert_invariants(60)
+        assert restored_everywhere(), [c.redis(i).dbsize() for i in range(3)]
+        for i in range(3):
+            if i != m:
+                assert "first sync from the master loaded" in c.procs[f"redis-{i}"].output()
+
+
+class TestPromotable:
+    def test_a_replica_is_not_promotable_until_its_first_sync_loaded(self, make_cluster):
+        """A replica starts with replica-priority 0 and is unready until its first sync from the
+        master has loaded; then it gets the configured priority back and Sentinel reads it."""
+        c = make_cluster(colocated=False, values={"redis": {"extraConfig": ["replica-priority 7"]}})
+        c.bootstrap()
+        assert c.assert_invariants() == 0
+        fill(c, 0, "k", 50)
+        c.kill_node(2)
+        wipe(c, 2)
+        c.redis(0).config_set("repl-diskless-sync-delay", 4)
+        c.start_node(2)
+        c.wait_for("node 2 runs as a replica", lambda: c.role(2) == "slave", 30)
+        assert c.redis(2).info("replication")["master_link_status"] == "down"
+        assert c.redis(2).config_get("replica-priority") == {"replica-priority": "0"}
+        assert (c.tmp / "run-2" / "priority.pending").read_text().strip() == "7"
+        unready = c.run(2, "probe.sh", "redis-readiness")
+        assert unready.returncode == 1 and "replica link to the master is down" in unready.stdout
+        c.wait_ready(2, 30)
+        assert c.redis(2).config_get("replica-priority") == {"replica-priority": "7"}
+        assert c.redis(2).dbsize() == 50
+        assert "first sync from the master loaded: replica-priority 7, Sentinel may promote this pod" in c.procs["redis-2"].output()
+        c.wait_for("every Sentinel reads the priority", lambda: c.sentinels_read_priority(2, 7), 30)
+
+    def test_a_replica_with_priority_0_configured_stays_so(self, make_cluster):
+        """replica-priority 0 in redis.extraConfig (a pod that must never be master) is kept: the
+        replica is ready once synced and nothing raises its priority."""
+        c = make_cluster(colocated=False, values={"redis": {"extraConfig": ["replica-priority 0"]}})
+        c.bootstrap()
+        assert c.assert_invariants() == 0
+        for i in (1, 2):
+            assert c.redis(i).config_get("replica-priority") == {"replica-priority": "0"}
+            assert not (c.tmp / f"run-{i}" / "priority.pending").exists()
+            assert "first sync from the master loaded" not in c.procs[f"redis-{i}"].output()
+
 
 class TestHousekeeping:
     @LAYOUTS

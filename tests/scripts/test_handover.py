@@ -97,17 +97,13 @@ class TestPreStop:
         c.bootstrap()
         assert c.assert_invariants() == 0
 
-        def sentinels_read(host, priority):
-            return all(int(r["slave-priority"]) == priority for i in range(c.sentinels)
-                       for r in c.sentinel_list(i, "REPLICAS") if r["name"].startswith(host))
-
         # Put the master on ordinal 1: node 2 may not be promoted while node 0 hands over.
         c.redis(2).config_set("replica-priority", 0)
-        c.wait_for("Sentinels read node 2's priority", lambda: sentinels_read(c.host(2), 0), 30)
+        c.wait_for("Sentinels read node 2's priority", lambda: c.sentinels_read_priority(2, 0), 30)
         assert c.run(0, "prestop-redis.sh", timeout=60).returncode == 0
         c.redis(2).config_set("replica-priority", 100)
         assert c.assert_invariants() == 1
-        c.wait_for("Sentinels read node 2's priority again", lambda: sentinels_read(c.host(2), 100), 30)
+        c.wait_for("Sentinels read node 2's priority again", lambda: c.sentinels_read_priority(2, 100), 30)
 
         result, writer = hand_over_under_writes(c, 1, timeout=90)
         assert result.returncode == 0, result.stderr

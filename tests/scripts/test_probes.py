@@ -88,7 +88,8 @@ def stub_cli(tmp_path, reply_ping, info=""):
 def run_probe(tmp_path, mode, bindir):
     import subprocess
 
-    env = {"PATH": f"{bindir}:{os.environ['PATH']}", "SCRIPTS_DIR": str(SCRIPTS), "PASSWORD_FILE": "", "POD_ORDINAL": "0", "NODE_HOST_TEMPLATE": "n-%s"}
+    env = {"PATH": f"{bindir}:{os.environ['PATH']}", "SCRIPTS_DIR": str(SCRIPTS), "PASSWORD_FILE": "", "POD_ORDINAL": "0", "NODE_HOST_TEMPLATE": "n-%s",
+           "RUN_DIR": str(tmp_path)}
     return subprocess.run(["sh", str(SCRIPTS / "probe.sh"), mode], env=env, capture_output=True, text=True, timeout=30)
 
 
@@ -114,6 +115,15 @@ class TestProbeBranchesWithStub:
         info = "loading:0\nrole:slave\nmaster_link_status:up\nmaster_sync_in_progress:1\n"
         r = run_probe(tmp_path, "redis-readiness", stub_cli(tmp_path, "PONG", info))
         assert r.returncode == 1 and "replica sync in progress" in r.stdout
+
+    def test_readiness_refuses_a_replica_not_promotable_yet(self, tmp_path):
+        """A synced replica whose start script has not given it its priority back is not ready."""
+        info = "loading:0\nrole:slave\nmaster_link_status:up\nmaster_sync_in_progress:0\n"
+        bindir = stub_cli(tmp_path, "PONG", info)
+        assert run_probe(tmp_path, "redis-readiness", bindir).returncode == 0
+        (tmp_path / "priority.pending").write_text("100\n")
+        r = run_probe(tmp_path, "redis-readiness", bindir)
+        assert r.returncode == 1 and "replica not promotable yet (replica-priority 0 until its first sync loaded)" in r.stdout
 
     def test_liveness_fails_on_no_answer(self, tmp_path):
         """Connection refused is not alive."""

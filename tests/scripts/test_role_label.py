@@ -10,9 +10,9 @@ import time
 from tests.scripts.harness import SCRIPTS
 
 
-def role_label_of(c, i, info: str, **env) -> str:
+def role_label_of(c, i, info: str, fresh: int = 0, **env) -> str:
     """lib.sh role_label applied to an INFO reply in node i's environment."""
-    script = f". {SCRIPTS}/lib.sh; role_label \"$INFO\""
+    script = f". {SCRIPTS}/lib.sh; role_label \"$INFO\" {fresh}"
     done = subprocess.run(["sh", "-c", script], env={**c.env(i, **env), "INFO": info}, capture_output=True, text=True, timeout=10, check=True)
     return done.stdout.strip()
 
@@ -86,7 +86,8 @@ class TestRoleLabelDecision:
         c.wait_for("master label", lambda: c.role_label(0) == "master", timeout=15)
 
     def test_decision_on_replies_of_real_nodes(self, make_cluster):
-        """role_label on INFO replies of a live master, a replica, and no reply at all; the lag bound is ROLE_MAX_LAG."""
+        """role_label on INFO replies of a live master, a replica, and no reply at all; the lag bound
+        is ROLE_MAX_LAG, which a master fresh from its promotion does not need."""
         c = make_cluster()
         c.bootstrap()
         m = c.assert_invariants()
@@ -98,4 +99,8 @@ class TestRoleLabelDecision:
         lagging = master_info.replace("lag=0", "lag=9").replace("lag=1", "lag=9")
         assert role_label_of(c, m, lagging) == ""
         assert role_label_of(c, m, lagging, ROLE_MAX_LAG=10) == "master"
+        # A master that turned master moments ago is labelled before a replica acknowledges it.
+        assert role_label_of(c, m, lagging, fresh=1) == "master"
+        assert role_label_of(c, r, _info(c.redis(r)), fresh=1) == "replica"
+        assert role_label_of(c, m, "", fresh=1) == ""
 

@@ -44,9 +44,14 @@ BAD = [
                  r"migration.source.host: redis-ha-1.redis-ha-headless.default.svc.cluster.local is a pod", id="migration-from-own-pod"),
     pytest.param({"migration": {"enabled": True, "source": {"host": "old-redis", "existingSecret": "s"}}, "backup": {"enabled": True, "restore": {"file": "latest"}}},
                  r"backup.restore.file: a release that follows an external master \(migration.enabled\) takes its data from that master", id="migration-with-restore"),
+    pytest.param({"redis": {"config": {"disableCommands": ["FLUSHALL", "config"]}}},
+                 r"redis.config.disableCommands: CONFIG is needed by Sentinel or the chart's scripts \(CONFIG, REPLICAOF, .*\); remove it", id="disable-config"),
+    pytest.param({"redis": {"config": {"renameCommands": {"CLIENT": "c1"}}}},
+                 r"redis.config.renameCommands: CLIENT is needed by Sentinel or the chart's scripts", id="rename-client"),
 ]
 
 GOOD = [
+    pytest.param({"redis": {"config": {"disableCommands": ["FLUSHALL", "KEYS"], "renameCommands": {"DEBUG": ""}}}}, id="disable-commands-nobody-needs"),
     pytest.param({"replicas": 5}, id="odd-replicas"),
     pytest.param({"replicas": 1}, id="single"),
     pytest.param({"sentinel": {"replicas": 5}}, id="odd-sentinel-replicas"),

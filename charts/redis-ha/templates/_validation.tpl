@@ -163,6 +163,18 @@ carry the Redis and the Sentinel ports side by side, so no two may be equal, eve
 {{- if and $mig.enabled $v.backup.restore.file -}}
 {{- $errors = append $errors "backup.restore.file: a release that follows an external master (migration.enabled) takes its data from that master; restore a backup after the cutover, or install without migration" -}}
 {{- end -}}
+{{- /* Sentinel and the chart's scripts send these; renamed or disabled, failovers and boots break. */ -}}
+{{- $needed := list "CONFIG" "REPLICAOF" "SLAVEOF" "INFO" "ROLE" "CLIENT" "PING" "PUBLISH" "SUBSCRIBE" "SCRIPT" "MULTI" "EXEC" -}}
+{{- range $c := $v.redis.config.disableCommands -}}
+{{- if has (upper (toString $c)) $needed -}}
+{{- $errors = append $errors (printf "redis.config.disableCommands: %s is needed by Sentinel or the chart's scripts (%s); remove it" (upper (toString $c)) (join ", " $needed)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $c, $to := $v.redis.config.renameCommands -}}
+{{- if has (upper (toString $c)) $needed -}}
+{{- $errors = append $errors (printf "redis.config.renameCommands: %s is needed by Sentinel or the chart's scripts (%s); remove it" (upper (toString $c)) (join ", " $needed)) -}}
+{{- end -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n\nredis-ha: invalid values:\n  - %s\n" (join "\n  - " $errors)) -}}
 {{- end -}}

@@ -242,8 +242,12 @@ with_timeout() {
   _pid=$!
   # The watchdog reaps its own sleep when stopped: an orphan would be re-parented to PID 1,
   # which in the container is redis-server, and it logs "detected child with unmatched pid".
+  # SIGKILL, because a TERM that reaches the sleep before it has exec'd is lost, and the watchdog
+  # (and so the caller) would wait out the whole deadline. Stopped before it knows the sleep's
+  # pid, it leaves the sleep be: a plain "wait" would hold the caller just as long.
   (
-    trap 'kill "$_sleep" 2>/dev/null; wait "$_sleep"; exit 0' TERM
+    _sleep=""
+    trap '[ -z "$_sleep" ] || { kill -KILL "$_sleep" 2>/dev/null; wait "$_sleep"; }; exit 0' TERM
     sleep "$_secs" &
     _sleep=$!
     wait "$_sleep" && kill "$_pid"
@@ -252,7 +256,9 @@ with_timeout() {
   wait "$_pid"
   _rc=$?
   kill "$_watch" >/dev/null 2>&1
-  wait "$_watch"
+  # A watchdog killed before it set its trap makes the shell report "Terminated" here, which
+  # would end up in the caller's captured reply.
+  wait "$_watch" 2>/dev/null
   return "$_rc"
 }
 
@@ -386,10 +392,11 @@ record_state_from() {
   printf '%s\n' "$_rec" >"$STATE_FILE.tmp" && mv "$STATE_FILE.tmp" "$STATE_FILE"
 }
 
-# role_label INFO: the value of this pod's role label from its own INFO reply (docs/design.md,
-# "Role Services"): "replica" for a replica; "master" for a master that runs alone (REPLICAS 1)
-# or that a replica acknowledged within ROLE_MAX_LAG seconds; nothing otherwise: no answer, or a
-# master that no replica follows. Sentinel reconfigures the replicas away from a master it
+# role_label INFO [FRESH]: the value of this pod's role label from its own INFO reply
+# (docs/design.md, "Role Services"): "replica" for a replica; "master" for a master that runs
+# alone (REPLICAS 1), that a replica acknowledged within ROLE_MAX_LAG seconds, or that became
+# master moments ago (FRESH 1: promoted or started as master, its replicas not attached yet);
+# nothing otherwise: no answer, or a master that no replica follows. Sentinel reconfigures the replicas away from a master it
 # demotes, so a master cut off from the set, or one frozen past a failover, loses its label even
 # though it cannot learn of its demotion; the price is that a master whose replicas are all down
 # has no label either (Sentinel-aware clients still reach it).
@@ -412,7 +419,7 @@ $(printf '%s\n' "$1" | tr -d '\r')
 EOF
   case $_role in
     slave) echo replica ;;
-    master) if [ "$REPLICAS" -le 1 ] || [ "$_acked" -eq 1 ]; then echo master; fi ;;
+    master) if [ "$REPLICAS" -le 1 ] || [ "$_acked" -eq 1 ] || [ "${2:-0}" -eq 1 ]; then echo master; fi ;;
   esac
 }
 

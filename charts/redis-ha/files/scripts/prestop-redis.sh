@@ -61,16 +61,34 @@ replicas_in() {
   return 0
 }
 
-# sentinels_see_priority PRIORITY COUNT: true when every Sentinel that answers lists at least
-# COUNT replicas of MASTER_SET with replica-priority PRIORITY. Sentinel reads a replica's priority
-# from the INFO it sends it every 10 seconds, and elects from what it read last.
-sentinels_see_priority() {
+# sentinels_see PRIORITY COUNT: true when every Sentinel that answers lists at least COUNT
+# replicas of MASTER_SET with replica-priority PRIORITY ("promotable": any but 0). Sentinel reads a
+# replica's priority from the INFO it sends it every 10 seconds, and elects from what it read last.
+sentinels_see() {
   for _h in $SENTINEL_LIST; do
     _out=$(cli_raw "$_h" "$SENTINEL_PORT" SENTINEL REPLICAS "$MASTER_SET") || continue
-    _seen=$(printf '%s\n' "$_out" | tr -d '\r' | awk -v p="$1" 'prev == "slave-priority" && $0 == p { n++ } { prev = $0 } END { print n + 0 }')
+    _prios=$(printf '%s\n' "$_out" | tr -d '\r' | sed -n '/^slave-priority$/{n;p;}')
+    if [ "$1" = promotable ]; then
+      _seen=$(printf '%s\n' "$_prios" | grep -cvx '0\|')
+    else
+      _seen=$(printf '%s\n' "$_prios" | grep -cxF "$1")
+    fi
     [ "$_seen" -ge "$2" ] || return 1
   done
   return 0
+}
+
+# await_sentinels PRIORITY COUNT: waits up to STEER_TIMEOUT seconds for sentinels_see PRIORITY
+# COUNT; warns and returns 1 when they don't.
+await_sentinels() {
+  _until=$(($(date +%s) + STEER_TIMEOUT))
+  until sentinels_see "$1" "$2"; do
+    if [ "$(date +%s)" -ge "$_until" ]; then
+      log "WARNING: not every Sentinel read the replica priorities (want $2 at $1) within ${STEER_TIMEOUT}s"
+      return 1
+    fi
+    sleep 0.5
+  done
 }
 
 # steer_to_rolled: a rollout replaces the pods from the highest ordinal down, so while this pod
@@ -89,6 +107,8 @@ steer_to_rolled() {
   PRIORITY=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" CONFIG GET replica-priority | tr -d '\r' | sed -n 2p)
   case $PRIORITY in '' | 0 | *[!0-9]*) return 0 ;; esac
   for _host in $_below; do
+    # A replica still in its first sync is not promotable at all (priority 0): leave it so.
+    [ "$(cli_raw "$_host" "$REDIS_PORT" CONFIG GET replica-priority | tr -d '\r' | sed -n 2p)" != 0 ] || continue
     if [ "$(cli_raw "$_host" "$REDIS_PORT" CONFIG SET replica-priority $((PRIORITY + 1)) | tr -d '\r')" = OK ]; then
       STEERED="$STEERED $_host"
       _steered=$((_steered + 1))
@@ -97,14 +117,7 @@ steer_to_rolled() {
   [ -n "$STEERED" ] || return 0
   ABOVE=$_above
   log "handing over to a pod above ordinal $POD_ORDINAL (replica-priority $((PRIORITY + 1)) on$STEERED); waiting for the Sentinels to read it"
-  _until=$(($(date +%s) + STEER_TIMEOUT))
-  until sentinels_see_priority $((PRIORITY + 1)) "$_steered"; do
-    if [ "$(date +%s)" -ge "$_until" ]; then
-      log "WARNING: not every Sentinel read the priorities within ${STEER_TIMEOUT}s; Sentinel may pick any replica"
-      return 0
-    fi
-    sleep 0.5
-  done
+  await_sentinels $((PRIORITY + 1)) "$_steered" || log "Sentinel may pick any replica"
 }
 
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -157,6 +170,10 @@ main() {
   SENTINEL_LIST=$(sentinel_hosts)
   ABOVE=""
   steer_to_rolled
+  # A replica that restarted moments ago became promotable when its first sync loaded; Sentinel
+  # learns that within 10 s. Until every Sentinel knows one promotable replica, a failover would
+  # abort, so wait for that with writes still flowing.
+  await_sentinels promotable 1 || true
   _start=$(date +%s)
   log "master with $_replicas replica(s): pausing writes and handing over"
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT PAUSE $((PRESTOP_TIMEOUT * 1000)) WRITE >/dev/null

@@ -61,6 +61,8 @@ redis_readiness() {
   if printf '%s\n' "$_info" | grep -q '^role:slave'; then
     printf '%s\n' "$_info" | grep -q '^master_link_status:up' || fail "replica link to the master is down"
     printf '%s\n' "$_info" | grep -q '^master_sync_in_progress:0' || fail "replica sync in progress"
+    # Set by redis-start.sh until the first sync has loaded and the priority is back.
+    [ ! -e "$RUN_DIR/priority.pending" ] || fail "replica not promotable yet (replica-priority 0 until its first sync loaded)"
   fi
 }
 

@@ -13,13 +13,16 @@
 #   - unreachable peers, or peers running as replicas without a master, mean wait: never
 #     "nobody answered, so I am master". The wait has no limit: the boot port answers the
 #     probes meanwhile, so Kubernetes does not restart a pod that waits for its peers.
+#   - a replica is not promotable (replica-priority 0) until its first sync from the master it
+#     started with has loaded: Sentinel must never promote a pod that still holds other data
+#     (a pending failover across a full restart, a master killed during a fresh replica's sync);
 #   - while migration.enabled, the set follows an external master (migration.source): no
 #     election, and the source is never compared with this pod's data as a peer would be; a pod
 #     follows a peer only when exactly one peer is master (the cutover happened and the setting
 #     has not reached this pod yet).
 # Override for a pod that is gone for good (docs/operations.md, "Full restarts"):
 #   kubectl exec <pod> -c redis -- touch /run/redis/boot.force-master
-# Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW.
+# Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW, ROLE_GRACE.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
@@ -28,7 +31,10 @@
 # Records taken within this many seconds of the newest one count as equally recent; the
 # replication offset decides between them (records are taken once a second per pod).
 : "${BOOT_WINDOW:=5}"
+# Seconds a new master carries the master label before a replica has acknowledged it.
+: "${ROLE_GRACE:=10}"
 FORCE_FILE=$RUN_DIR/boot.force-master
+PENDING_FILE=$RUN_DIR/priority.pending
 BEACON_KEY=redis-ha:record
 
 # start_beacon: serves this pod's data record on BOOT_PORT with a throw-away redis-server
@@ -244,14 +250,47 @@ enable_aof_after_restore() {
   log "restore: Redis did not finish loading; AOF left off"
 }
 
+# configured_priority: the replica-priority redis.conf sets last (the chart's or redis.extraConfig's).
+configured_priority() {
+  _p=$(sed -n 's/^replica-priority[[:space:]][[:space:]]*\([0-9][0-9]*\).*/\1/p' "$CONFIG_DIR/redis.conf" | sed -n '$p')
+  echo "${_p:-100}"
+}
+
+# promotable_once_synced INFO: once the replica's link is up (its first sync has loaded), gives it
+# the configured replica-priority back and removes PENDING_FILE, which keeps the pod unready.
+promotable_once_synced() {
+  [ -e "$PENDING_FILE" ] || return 0
+  printf '%s\n' "$1" | tr -d '\r' | grep -q '^master_link_status:up' || return 0
+  _p=$(cat "$PENDING_FILE")
+  [ "$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" CONFIG SET replica-priority "$_p" | tr -d '\r')" = OK ] || return 0
+  rm -f "$PENDING_FILE"
+  log "first sync from the master loaded: replica-priority $_p, Sentinel may promote this pod"
+}
+
 # state_loop: once a second, keeps STATE_FILE current for the next full restart's election (with
-# Sentinel) and ROLE_FILE current for the role Services, from one INFO reply.
+# Sentinel) and ROLE_FILE current for the role Services, and makes a synced replica promotable,
+# from one INFO reply. A master is fresh for ROLE_GRACE seconds after this loop saw it turn master
+# (a promotion, or the start as master): it is labelled before its replicas attach. A missed
+# reply ends that at once, so a master resumed after a freeze is never fresh.
 state_loop() {
+  _was="" _since=0
   while :; do
     sleep 1
     _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || _info=""
     [ "$REPLICAS" -le 1 ] || record_state_from "$_info"
-    write_role "$(role_label "$_info")"
+    _now=$(date +%s)
+    case $_info in
+      *role:master*)
+        [ "$_was" = master ] || _since=$_now
+        _was=master
+        ;;
+      *role:slave*) _was=slave ;;
+      *) _since=0 ;;
+    esac
+    _fresh=0
+    if [ "$_was" = master ] && [ $((_now - _since)) -le "$ROLE_GRACE" ]; then _fresh=1; fi
+    write_role "$(role_label "$_info" "$_fresh")"
+    promotable_once_synced "$_info"
   done
 }
 
@@ -274,6 +313,7 @@ write_config() {
     fi
     if [ "$MASTER" != self ]; then
       echo "replicaof $MASTER $MASTER_PORT"
+      [ ! -e "$PENDING_FILE" ] || echo "replica-priority 0"
     fi
     if [ "$RESTORING" -eq 1 ]; then
       echo "appendonly no"
@@ -286,7 +326,7 @@ main() {
   load_auth
   ME=$(my_host)
   mkdir -p "$RUN_DIR"
-  rm -f "$RUN_DIR/handover.done"
+  rm -f "$RUN_DIR/handover.done" "$PENDING_FILE"
   # A restarted container is no master until its Redis says so (the pod keeps its labels).
   write_role ""
   MASTER_PORT=$REDIS_PORT
@@ -325,13 +365,17 @@ main() {
   if [ "$RESTORING" -eq 1 ] && [ "$MASTER" != self ]; then
     log "WARNING: restoring on a replica; the full sync from $MASTER will replace the restored data"
   fi
+  _priority=$(configured_priority)
+  if [ "$MASTER" != self ] && [ "$_priority" -ne 0 ]; then
+    echo "$_priority" >"$PENDING_FILE"
+  fi
   write_config
   save_probe_login redis
   log "starting redis-server as $([ "$MASTER" = self ] && echo master || echo "replica of $MASTER:$MASTER_PORT")"
   if [ "$RESTORING" -eq 1 ] && grep -q '^appendonly yes' "$CONFIG_DIR/redis.conf"; then
     enable_aof_after_restore &
   fi
-  if [ "$REPLICAS" -gt 1 ] || [ -n "${ROLE_FILE:-}" ]; then
+  if [ "$REPLICAS" -gt 1 ] || [ -n "${ROLE_FILE:-}" ] || [ -e "$PENDING_FILE" ]; then
     state_loop &
   fi
   exec redis-server "$RUN_DIR/redis.conf"
