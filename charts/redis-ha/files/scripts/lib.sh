@@ -396,10 +396,10 @@ record_state_from() {
 # (docs/design.md, "Role Services"): "replica" for a replica; "master" for a master that runs
 # alone (REPLICAS 1), that a replica acknowledged within ROLE_MAX_LAG seconds, or that became
 # master moments ago (FRESH 1: promoted or started as master, its replicas not attached yet);
-# nothing otherwise: no answer, or a master that no replica follows. Sentinel reconfigures the replicas away from a master it
-# demotes, so a master cut off from the set, or one frozen past a failover, loses its label even
-# though it cannot learn of its demotion; the price is that a master whose replicas are all down
-# has no label either (Sentinel-aware clients still reach it).
+# nothing otherwise: no answer, or a master that no replica follows. Sentinel reconfigures the
+# replicas away from a master it demotes, so a master cut off from the set, or one frozen past a
+# failover, loses its label even though it cannot learn of its demotion; the price is that a
+# master whose replicas are all down has no label either (Sentinel-aware clients still reach it).
 role_label() {
   _role="" _acked=0
   while IFS=: read -r _name _value; do

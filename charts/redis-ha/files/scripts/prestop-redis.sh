@@ -91,6 +91,11 @@ await_sentinels() {
   done
 }
 
+# replica_priority HOST: the replica-priority the Redis at HOST is configured with now.
+replica_priority() {
+  cli_raw "$1" "$REDIS_PORT" CONFIG GET replica-priority | tr -d '\r' | sed -n 2p
+}
+
 # steer_to_rolled: a rollout replaces the pods from the highest ordinal down, so while this pod
 # is being replaced the pods above it already run the new revision and the pods below it are
 # still to be replaced. When replicas exist on both sides, the replicas below are made less
@@ -104,11 +109,11 @@ steer_to_rolled() {
   _above=$(replicas_in $((POD_ORDINAL + 1)) $((REPLICAS - 1)))
   _below=$(replicas_in 0 $((POD_ORDINAL - 1)))
   [ -n "$_above" ] && [ -n "$_below" ] || return 0
-  PRIORITY=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" CONFIG GET replica-priority | tr -d '\r' | sed -n 2p)
+  PRIORITY=$(replica_priority "$LOCAL_HOST")
   case $PRIORITY in '' | 0 | *[!0-9]*) return 0 ;; esac
   for _host in $_below; do
     # A replica still in its first sync is not promotable at all (priority 0): leave it so.
-    [ "$(cli_raw "$_host" "$REDIS_PORT" CONFIG GET replica-priority | tr -d '\r' | sed -n 2p)" != 0 ] || continue
+    [ "$(replica_priority "$_host")" != 0 ] || continue
     if [ "$(cli_raw "$_host" "$REDIS_PORT" CONFIG SET replica-priority $((PRIORITY + 1)) | tr -d '\r')" = OK ]; then
       STEERED="$STEERED $_host"
       _steered=$((_steered + 1))
