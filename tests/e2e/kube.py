@@ -451,6 +451,39 @@ class Release:
                 continue
         return out
 
+    def move_master_to(self, ordinal: int, timeout: float = 120) -> None:
+        """Makes Redis pod `ordinal` the master, to start a scenario from a chosen master: its
+        replica-priority is set to 1 (Sentinel prefers the lowest), the Sentinels are given the 10 s
+        they take to read it, a Sentinel fails over, and the configured 100 is restored."""
+        target = self.host(ordinal)
+        if self.master_host() == target:
+            return
+        port, sport = str(self.layout.redis_port), str(self.layout.sentinel_port)
+        assert self.agent("cmd", str(ordinal), port, "CONFIG", "SET", "replica-priority", "1") == "OK"
+        try:
+            time.sleep(12)
+            assert self.agent("cmd", "s0", sport, "SENTINEL", "FAILOVER", self.layout.master_set) == "OK"
+            wait_for(f"master on {target}", lambda: self.master_host() == target, timeout, 2)
+        finally:
+            self.agent("cmd", str(ordinal), port, "CONFIG", "SET", "replica-priority", "100")
+        self.invariants()
+
+    def wait_rolled(self, timeout: float = 900) -> None:
+        """Every Redis pod runs the StatefulSet's update revision and is Ready: the end of a rollout
+        under either update strategy (`kubectl rollout status` answers only for RollingUpdate, and
+        rollout.ordered makes it OnDelete: docs/design.md, "Failovers per rollout")."""
+        apps = client.AppsV1Api(self.core.api_client)
+
+        def rolled():
+            sts = apps.read_namespaced_stateful_set(self.fullname, self.namespace)
+            if sts.status.observed_generation != sts.metadata.generation or not sts.status.update_revision:
+                return False
+            pods = self.pods()
+            return len(pods) == self.replicas and all(
+                p.metadata.deletion_timestamp is None and p.metadata.labels.get("controller-revision-hash") == sts.status.update_revision
+                and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in pods)
+        wait_for(f"statefulset {self.fullname} rolled out", rolled, timeout, 2)
+
     def wait_all_ready(self, timeout: float = 600) -> None:
         """Every Redis pod and every Sentinel pod exists, is not being deleted, and is Ready."""
         def ready_set(pods, count):

@@ -114,9 +114,10 @@ class TestFailover:
 
 
 def assert_one_failover_per_rollout(rel, figs, what):
-    """docs/design.md, "Failovers per rollout": a rollout fails over once, onto a replaced pod, unless
-    the master started on the highest ordinal (replaced first, it can only hand over to a pod that
-    is replaced later: twice). Counts the +switch-master lines each Sentinel logged since the event."""
+    """docs/design.md, "Failovers per rollout": the ordered rollout replaces the replicas first and
+    the master last, so it fails over exactly once, onto a replaced pod, wherever the master was.
+    Counts the +switch-master lines each Sentinel logged since the event; every pod must have been
+    replaced, the old master's last."""
     logs = rel.sentinel_logs(figs["event_at"])
     assert logs, "no Sentinel log"
     switches = max(log.count("+switch-master mymaster") for log in logs.values())
@@ -125,21 +126,26 @@ def assert_one_failover_per_rollout(rel, figs, what):
     print(f"{what}: master on ordinal {ordinal} before, {switches} +switch-master, the Sentinel writer saw "
           f"{figs['master_changes']} master change(s)"
           + (f", the -master Service writer {figs['via_master_service']['master_changes']}" if "via_master_service" in figs else ""))
-    if ordinal < rel.replicas - 1:
-        assert switches == 1, f"{what} with the master on ordinal {ordinal}: {switches} failovers"
-        assert rel.ordinal(figs["new_master"]) > ordinal or ordinal == 0, figs["new_master"]
-    else:
-        assert 1 <= switches <= 2, f"{what} with the master on the highest ordinal: {switches} failovers"
+    assert switches == 1, f"{what} with the master on ordinal {ordinal}: {switches} failovers"
+    created = {p.metadata.name: p.metadata.creation_timestamp.timestamp() for p in rel.pods()}
+    assert all(t >= figs["event_at"] - 1 for t in created.values()), f"{what}: not every pod was replaced: {created}"
+    old_pod = rel.pod_of(figs["old_master"])
+    assert max(created, key=created.get) == old_pod, f"{what}: the master's pod {old_pod} was not replaced last: {created}"
+    assert figs["new_master"] != figs["old_master"]
 
 
 class TestDisruption:
     def test_helm_upgrade_changing_config_under_writes(self, rel, record, chart):
-        """A config change rolls every pod, failing over once (twice when the master starts on the
-        highest ordinal); no acknowledged write is lost."""
+        """A config change rolls every pod, failing over once, onto a replaced pod, before `helm
+        upgrade` returns (the rollout Job); no acknowledged write is lost. The master starts on the
+        highest ordinal, which the StatefulSet controller would replace first."""
+        rel.move_master_to(rel.replicas - 1)
+
         def upgrade():
             old = rel.master_host()
             at = time.time()
             rel.install({"redis": {"config": {"maxmemoryPolicy": "allkeys-lru"}}}, action="upgrade")
+            rel.wait_rolled(10)  # helm returned after the rollout Job saw every pod replaced
             return old, at
 
         figs = run_with_writes(rel, scenario(rel, "helm-upgrade"), record, upgrade, seconds=20, lead=3, via_service=True)
@@ -151,13 +157,13 @@ class TestDisruption:
         assert all(p["role"] in ("master", "slave") for p in st["pods"].values())
 
     def test_rollout_restart_under_writes(self, rel, record):
-        """kubectl rollout restart rolls every pod through the preStop handover: no acknowledged
-        write is lost, one failover (two from the highest ordinal)."""
+        """kubectl rollout restart: each pod's role-label container replaces its own pod in the
+        ordered rollout's turn: one failover, no acknowledged write lost."""
         def restart():
             old = rel.master_host()
             at = time.time()
             kubectl("rollout", "restart", f"statefulset/{rel.fullname}", "-n", rel.namespace)
-            kubectl("rollout", "status", f"statefulset/{rel.fullname}", "-n", rel.namespace, "--timeout=900s", timeout=960)
+            rel.wait_rolled()
             return old, at
 
         figs = run_with_writes(rel, scenario(rel, "rollout-restart"), record, restart, seconds=20, lead=3)
@@ -213,7 +219,7 @@ class TestBackupRestore:
         kubectl("scale", "statefulset", REL, "-n", NS, "--replicas=0")
         wait_for("pods gone", lambda: not rel.pods(), 300, 2)
         kubectl("scale", "statefulset", REL, "-n", NS, f"--replicas={rel.replicas}")
-        kubectl("rollout", "status", "statefulset", REL, "-n", NS, "--timeout=10m", timeout=700)
+        rel.wait_rolled(600)
         rel.wait_all_ready()
         rel.invariants()
         assert rel.stored_keys("j") == expected

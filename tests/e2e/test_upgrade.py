@@ -74,7 +74,7 @@ def test_upgrade_from_the_previous_chart_version_under_writes(core, chart, recor
     at = time.time()
     kubectl("delete", "statefulset", old.fullname, "-n", NS, "--cascade=orphan")
     new.install(action="upgrade")
-    kubectl("rollout", "status", f"statefulset/{new.fullname}", "-n", NS, "--timeout=900s", timeout=960)
+    new.wait_rolled()
     time.sleep(5)
     writer.stop()
     writer.join(120)

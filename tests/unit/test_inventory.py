@@ -17,6 +17,7 @@ def kinds_names(docs):
 COLOCATED_OBJECTS = [
     ("ConfigMap", "redis-ha-config"),
     ("ConfigMap", "redis-ha-scripts"),
+    ("Job", "redis-ha-rollout"),
     ("NetworkPolicy", "redis-ha"),
     ("Pod", "redis-ha-test"),
     ("PodDisruptionBudget", "redis-ha"),

@@ -111,3 +111,48 @@ class TestToken:
         redis_env = {e["name"]: e.get("value") for e in container(sts, "redis")["env"]}
         assert redis_env["ROLE_FILE"] == "/run/role/role"
         assert {"name": "role", "mountPath": "/run/role"} in container(sts, "redis")["volumeMounts"]
+
+
+class TestOrderedRollout:
+    """rollout.ordered (docs/design.md, "Failovers per rollout"): OnDelete, the pods and a hook Job replace the pods in role order."""
+
+    @pytest.mark.parametrize("layout", LAYOUTS)
+    def test_role_label_container_knows_its_revision_and_statefulset(self, layout):
+        """Every layout: the role-label container gets the pod's revision from its label and the StatefulSet's name; the preStop skips the steering."""
+        docs = render_chart(layout)
+        sts = by_kind_name(docs, "StatefulSet", "redis-ha")
+        assert sts["spec"]["updateStrategy"] == {"type": "OnDelete"}
+        env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container(sts, "role-label")["env"]}
+        assert env["ROLLOUT_ORDERED"] == "true" and env["STATEFULSET"] == "redis-ha"
+        assert env["POD_REVISION"] == {"fieldRef": {"fieldPath": "metadata.labels['controller-revision-hash']"}}
+        assert {"name": "ROLLOUT_ORDERED", "value": "true"} in container(sts, "redis")["env"]
+
+    @pytest.mark.parametrize("values", [{"rollout": {"ordered": False}}, {"roleServices": {"enabled": False}}], ids=["off", "no-role-services"])
+    def test_off_leaves_the_rollout_to_the_statefulset_controller(self, values):
+        docs = render_chart(values)
+        sts = by_kind_name(docs, "StatefulSet", "redis-ha")
+        assert sts["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
+        assert not [d for d in of_kind(docs, "Job") if d["metadata"]["name"] == "redis-ha-rollout"]
+        for c in sts["spec"]["template"]["spec"]["containers"]:
+            assert not {"ROLLOUT_ORDERED", "POD_REVISION"} & {e["name"] for e in c.get("env", [])}, c["name"]
+
+    def test_hook_job_runs_as_the_release_with_only_the_token(self):
+        """The Job uses the pods' ServiceAccount (the same Role) and mounts the scripts and the projected token, nothing else."""
+        docs = render_chart()
+        job = by_kind_name(docs, "Job", "redis-ha-rollout")
+        spec = job["spec"]["template"]["spec"]
+        assert spec["serviceAccountName"] == pod_spec(docs)["serviceAccountName"]
+        assert spec["automountServiceAccountToken"] is False
+        assert {v["name"] for v in spec["volumes"]} == {"scripts", "kube-api"}
+        kube_api = next(v for v in spec["volumes"] if v["name"] == "kube-api")
+        assert kube_api == next(v for v in pod_spec(docs)["volumes"] if v["name"] == "kube-api")
+        c = spec["containers"][0]
+        assert c["command"] == ["sh", "/scripts/rollout.sh"]
+        assert c["securityContext"] == container(by_kind_name(docs, "StatefulSet", "redis-ha"), "role-label")["securityContext"]
+
+    def test_role_allows_reading_the_statefulset_and_deleting_only_its_pods(self):
+        rules = by_kind_name(render_chart({"replicas": 5}), "Role", "redis-ha-role-label")["rules"]
+        assert rules == [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch", "delete"], "resourceNames": [f"redis-ha-{i}" for i in range(5)]},
+            {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["get"], "resourceNames": ["redis-ha"]},
+        ]

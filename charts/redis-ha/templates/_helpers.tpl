@@ -137,6 +137,13 @@ replicas > 1), else "", call as (include "redis-ha.colocated" .) */}}
 {{- if and (include "redis-ha.ha" .) .Values.sentinel.colocated -}}true{{- end -}}
 {{- end -}}
 
+{{/* redis-ha.orderedRollout: returns "true" when the chart orders the rollouts of the Redis pods itself
+(rollout.ordered with roleServices.enabled: docs/design.md, "Failovers per rollout"), else "", call as
+(include "redis-ha.orderedRollout" .) */}}
+{{- define "redis-ha.orderedRollout" -}}
+{{- if and .Values.rollout.ordered .Values.roleServices.enabled -}}true{{- end -}}
+{{- end -}}
+
 {{/* redis-ha.sentinelPods: returns "true" when Sentinel runs in pods of its own (the default with
 replicas > 1), else "", call as (include "redis-ha.sentinelPods" .) */}}
 {{- define "redis-ha.sentinelPods" -}}

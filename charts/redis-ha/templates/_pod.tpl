@@ -357,6 +357,16 @@ roleServices are off. It patches its pod's role label from the role the redis co
       value: /run/role/role
     - name: ROLE_LABEL
       value: {{ include "redis-ha.roleLabel" . }}
+    {{- if include "redis-ha.orderedRollout" . }}
+    - name: ROLLOUT_ORDERED
+      value: "true"
+    - name: STATEFULSET
+      value: {{ include "redis-ha.fullname" . }}
+    - name: POD_REVISION
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.labels['controller-revision-hash']
+    {{- end }}
   {{- /* Liveness only, and seldom: each exec probe costs a process start in the pod, and a
   readiness probe here would take the Redis pod out of its Services whenever a busy node is slow
   to run it. A hung loop is restarted; the redis container's Ready state stays its own. */}}

@@ -9,8 +9,8 @@ that cause it are in place: set the limit, the digest or the pull policy and the
 and the check passes on its own. docs/security.md lists them. Returns nothing when no exception
 applies. Call as (include "redis-ha.scanAnnotations" (dict "root" . "object" "server")) with object
 server (the Redis StatefulSet), sentinel (the Sentinel StatefulSet), test (the helm test pod),
-backup (the backup CronJob and the restore Job), cutover (the migration's cutover Job) or roleService
-(the -master and -replicas Services). */}}
+backup (the backup CronJob and the restore Job), cutover (the migration's cutover Job), rollout (the
+ordered rollout's Job) or roleService (the -master and -replicas Services). */}}
 {{- define "redis-ha.scanAnnotations" -}}
 {{- if not (and (hasKey . "root") (hasKey . "object")) -}}
 {{- fail "redis-ha.scanAnnotations: call as (include \"redis-ha.scanAnnotations\" (dict \"root\" . \"object\" \"server\"))" -}}
@@ -24,12 +24,15 @@ backup (the backup CronJob and the restore Job), cutover (the migration's cutove
 {{- $ephemeral := "No ephemeral-storage requests or limits: the root filesystems are read-only and the containers write only to emptyDirs with a sizeLimit; a per-container limit would count the container's logs too and could evict a master for logging." -}}
 {{- $liveness := "The helm test pod runs one script to completion in seconds; a liveness probe would have nothing to watch." -}}
 {{- $readiness := "The helm test pod serves nothing, so nothing waits for it to be ready." -}}
-{{- $jobEphemeral := dict "backup" "No ephemeral-storage requests or limits: the backup container's root filesystem is read-only and it writes only to the backup volume, which is sized by backup.persistence.size; backup.resources sets them." "cutover" "No ephemeral-storage requests or limits: the cutover container's root filesystem is read-only and it writes nothing but its log; migration.cutover.resources sets them." -}}
-{{- $jobResources := dict "backup" $v.backup.resources "cutover" $v.migration.cutover.resources -}}
+{{- $jobEphemeral := dict "backup" "No ephemeral-storage requests or limits: the backup container's root filesystem is read-only and it writes only to the backup volume, which is sized by backup.persistence.size; backup.resources sets them." "cutover" "No ephemeral-storage requests or limits: the cutover container's root filesystem is read-only and it writes nothing but its log; migration.cutover.resources sets them." "rollout" "No ephemeral-storage requests or limits: the rollout container's root filesystem is read-only and it writes nothing but its log; roleServices.resources sets them." -}}
+{{- $jobResources := dict "backup" $v.backup.resources "cutover" $v.migration.cutover.resources "rollout" $v.roleServices.resources -}}
 {{- /* [scanner check reason] triples for this object with these values. */ -}}
 {{- $skips := list -}}
 {{- $images := ternary list (list $v.image) (eq $object "roleService") -}}
-{{- if and $v.metrics.enabled (not (has $object (list "test" "backup" "cutover" "roleService"))) -}}
+{{- if eq $object "rollout" -}}
+{{- $images = list $v.roleServices.image -}}
+{{- end -}}
+{{- if and $v.metrics.enabled (not (has $object (list "test" "backup" "cutover" "rollout" "roleService"))) -}}
 {{- $images = append $images $v.metrics.image -}}
 {{- end -}}
 {{- if and $v.roleServices.enabled (eq $object "server") -}}

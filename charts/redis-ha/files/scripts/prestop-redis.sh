@@ -103,8 +103,11 @@ replica_priority() {
 # Sentinel has read that, so the handover lands on a pod above and the rollout fails over once
 # (docs/design.md, "Failovers per rollout"). Writes keep flowing meanwhile. Sets STEERED (the
 # replicas changed) and ABOVE (the replicas above, one of which must then hold every write).
+# Not with the ordered rollout (ROLLOUT_ORDERED=true): it replaces the master last, when every
+# replica already runs the new revision.
 steer_to_rolled() {
   STEERED=""
+  [ "${ROLLOUT_ORDERED:-false}" != true ] || return 0
   _steered=0
   _above=$(replicas_in $((POD_ORDINAL + 1)) $((REPLICAS - 1)))
   _below=$(replicas_in 0 $((POD_ORDINAL - 1)))

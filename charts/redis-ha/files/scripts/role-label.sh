@@ -5,17 +5,23 @@
 # so the <fullname>-master and <fullname>-replicas Services select the right pods
 # (docs/design.md, "Role Services"). A file older than ROLE_STALE seconds (the redis container
 # is gone or stuck) means no role: the label is removed, never left at master.
-# This container alone holds an API token (a projected one); its Role may only patch the Redis
-# pods of the release. Needs sh and curl: the Redis images have no HTTP client.
+# With ROLLOUT_ORDERED=true it also deletes its own pod when the pod runs an outdated revision
+# and its turn in the ordered rollout has come (kube.sh; docs/design.md, "Failovers per rollout").
+# This container alone holds an API token (a projected one); its Role may only get, patch and
+# delete the Redis pods of the release and read their StatefulSet. Needs sh and curl: the Redis
+# images have no HTTP client.
 # Environment: POD_NAME POD_NAMESPACE ROLE_FILE ROLE_LABEL; ROLE_STALE (5), ROLE_RESYNC (30 s
 # between patches of an unchanged label, which heal a label changed by hand), TOKEN_DIR,
-# HEARTBEAT (the loop's last round, which `role-label.sh probe` checks for the probes).
+# HEARTBEAT (the loop's last round, which `role-label.sh probe` checks for the probes);
+# ROLLOUT_ORDERED, STATEFULSET, POD_REVISION (this pod's controller-revision-hash), ROLLOUT_EVERY
+# (5 s between checks of the StatefulSet's revision).
 set -u
 
 : "${ROLE_STALE:=5}"
 : "${ROLE_RESYNC:=30}"
-: "${TOKEN_DIR:=/var/run/secrets/kubernetes.io/serviceaccount}"
 : "${HEARTBEAT:=/tmp/heartbeat}"
+: "${ROLLOUT_ORDERED:=false}"
+: "${ROLLOUT_EVERY:=5}"
 
 log() {
   printf '%s %s: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "${0##*/}" "$*" >&2
@@ -30,27 +36,36 @@ desired() {
   case ${_role:-} in master | replica) echo "$_role" ;; esac
 }
 
-# api_base: the API server's URL from the variables the kubelet sets in every container.
-api_base() {
-  _host=${KUBERNETES_SERVICE_HOST:?KUBERNETES_SERVICE_HOST is not set}
-  case $_host in *:*) _host="[$_host]" ;; esac
-  echo "https://$_host:${KUBERNETES_SERVICE_PORT:-443}"
-}
+# shellcheck source=kube.sh
+. "${0%/*}/kube.sh"
 
 # patch VALUE: sets the label to VALUE, or removes it when VALUE is empty (JSON merge patch).
-# The token goes to curl on stdin, never in argv.
 patch() {
   if [ -n "$1" ]; then _v="\"$1\""; else _v=null; fi
-  _body="{\"metadata\":{\"labels\":{\"$ROLE_LABEL\":$_v}}}"
-  _out=$(printf 'header = "Authorization: Bearer %s"\n' "$(cat "$TOKEN_DIR/token")" |
-    curl --config - --silent --show-error --max-time 5 --cacert "$TOKEN_DIR/ca.crt" \
-      --request PATCH --header 'Content-Type: application/merge-patch+json' --data "$_body" \
-      --output /dev/null --write-out '%{http_code}' \
-      "$API/api/v1/namespaces/$POD_NAMESPACE/pods/$POD_NAME" 2>&1)
-  case $_out in
+  kube_api PATCH "/api/v1/namespaces/$POD_NAMESPACE/pods/$POD_NAME" "{\"metadata\":{\"labels\":{\"$ROLE_LABEL\":$_v}}}"
+  case $KUBE_STATUS in
     200) return 0 ;;
-    *) log "patching label $ROLE_LABEL=${1:-<none>} failed: $_out"; return 1 ;;
+    *) log "patching label $ROLE_LABEL=${1:-<none>} failed: $KUBE_STATUS"; return 1 ;;
   esac
+}
+
+# rollout_self: when this pod does not run the StatefulSet's update revision and the ordered
+# rollout's next step deletes it (kube.sh rollout_next), deletes it. Reads one object per call
+# outside a rollout.
+rollout_self() {
+  statefulset && [ "$ON_DELETE" = true ] || return 0
+  [ "$POD_REVISION" != "$UPDATE_REVISION" ] || return 0
+  _states=$(pod_states) || return 0
+  _step=$(printf '%s\n' "$_states" | rollout_next "$UPDATE_REVISION")
+  case $_step in delete\ *) ;; *) return 0 ;; esac
+  for _o in ${_step#delete }; do
+    case $_o in *[!0-9]*) return 0 ;; esac
+    if [ "$_o" = "${POD_NAME##*-}" ]; then
+      log "rollout to revision $UPDATE_REVISION: deleting this pod: $(step_reason "$_step")"
+      delete_pod "$_o"
+      return 0
+    fi
+  done
 }
 
 # stop: the pod is being deleted: it leaves both Services now (its Redis may be handing the
@@ -76,7 +91,7 @@ main() {
   fi
   API=$(api_base) || exit 1
   trap stop TERM INT
-  _applied=unset _at=0
+  _applied=unset _at=0 _checked=0
   while :; do
     _want=$(desired)
     _now=$(date +%s)
@@ -86,6 +101,10 @@ main() {
         [ "$_want" = "$_applied" ] || log "label $ROLE_LABEL=${_want:-<none>}"
         _applied=$_want _at=$_now
       fi
+    fi
+    if [ "$ROLLOUT_ORDERED" = true ] && [ $((_now - _checked)) -ge "$ROLLOUT_EVERY" ]; then
+      _checked=$_now
+      rollout_self
     fi
     # sh runs a trap only between commands: wait, unlike a foreground sleep, is interrupted.
     sleep 0.5 &
