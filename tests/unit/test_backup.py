@@ -23,8 +23,8 @@ def volumes(spec: dict) -> dict:
 
 class TestCronJob:
     def test_off_by_default(self, default_docs):
-        """backup.enabled defaults to false: no CronJob, claim or Job."""
-        assert not [d for d in default_docs if d["kind"] in ("CronJob", "Job", "PersistentVolumeClaim")]
+        """backup.enabled defaults to false: no CronJob, claim or Job but the ordered rollout's."""
+        assert not [d for d in default_docs if d["kind"] in ("CronJob", "Job", "PersistentVolumeClaim") and d["metadata"]["name"] != "redis-ha-rollout"]
 
     def test_reaches_redis_through_a_restricted_network_policy(self):
         """networkPolicy.allowExternal=false: the backup pod's labels match the NetworkPolicy's client rule on the Redis port."""

@@ -39,12 +39,12 @@ def selector(component):
 
 
 class TestStatefulSet:
-    def test_defaults_three_pods_parallel_rolling(self):
-        """replicas default 3, Parallel (pods elect by data, docs/operations.md), RollingUpdate, headless serviceName."""
+    def test_defaults_three_pods_parallel_ordered(self):
+        """replicas default 3, Parallel (pods elect by data, docs/operations.md), OnDelete (the ordered rollout, docs/design.md), headless serviceName."""
         spec = sts()["spec"]
         assert spec["replicas"] == 3
         assert spec["podManagementPolicy"] == "Parallel"
-        assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+        assert spec["updateStrategy"] == {"type": "OnDelete"}
         assert spec["serviceName"] == "redis-ha-headless"
 
     @pytest.mark.parametrize(("layout", "expected"), [
