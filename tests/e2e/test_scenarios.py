@@ -11,7 +11,7 @@ import time
 import pytest
 from kubernetes import client
 
-from tests.e2e.kube import helm, kill_master, kubectl, run_with_writes, wait_for
+from tests.e2e.kube import figures, helm, kill_master, kubectl, run_with_writes, wait_for
 
 NS = "e2e-main"
 REL = "redis-ha"
@@ -197,6 +197,42 @@ class TestDisruption:
         assert figs["wait_acked_lost"] == []
         new = rel.invariants(300)
         assert rel.agent("cmd", str(rel.ordinal(new)), "6379", "GET", "d-survivor") == "yes"
+
+
+class TestBrokenUpgrade:
+    def test_a_broken_upgrade_stops_at_one_replica_and_the_fix_replaces_it(self, rel, record):
+        """An upgrade whose Redis cannot start: the rollout Job replaces one replica, waits for it and
+        fails the upgrade after rollout.timeoutSeconds, naming that pod; the master and the other
+        replica are untouched and writes go on. Upgrading back replaces the broken pod first:
+        no failover, nothing lost (docs/operations.md, "Rolling restarts")."""
+        rel.wait_rolled(300)
+        master = rel.master_host()
+        uids = {p.metadata.name: p.metadata.uid for p in rel.pods()}
+        writer = rel.start_writer("broken", 600)
+        time.sleep(3)
+        at = time.time()
+        with pytest.raises(AssertionError, match="redis-ha-rollout"):
+            rel.install({"redis": {"extraConfig": ["no-such-directive yes"]}, "rollout": {"timeoutSeconds": 60}}, action="upgrade")
+        log = kubectl("logs", "job/redis-ha-rollout", "-n", rel.namespace)
+        replaced = sorted(p.metadata.name for p in rel.pods() if uids.get(p.metadata.name) != p.metadata.uid)
+        assert len(replaced) == 1 and replaced[0] != rel.pod_of(master), f"replaced: {replaced}, master {master}"
+        ordinal = rel.ordinal(replaced[0])
+        assert f"did not finish within 60 s (rollout.timeoutSeconds): pod {ordinal} runs the new revision and its Redis is not Ready yet" in log, log
+        assert rel.master_host() == master
+
+        rel.install(action="upgrade")
+        rel.wait_rolled(10)  # helm returned once the Job saw every pod replaced
+        writer.stop()
+        writer.join(120)
+        assert not writer.is_alive() and writer.records, f"the writer produced nothing: {writer.error}"
+        now = {p.metadata.name: p.metadata.uid for p in rel.pods()}
+        assert sorted(n for n in now if now[n] != uids[n]) == replaced, "the fix replaced more than the broken pod"
+        assert rel.invariants() == master, "the broken upgrade and its fix failed over"
+        figs = figures(writer.records, at, rel.stored_keys("broken"), master)
+        figs.update({"event_at": at, "old_master": master, "new_master": master, "broken_pod": replaced[0]})
+        record(scenario(rel, "broken-upgrade-and-fix"), figs, writer.records)
+        assert figs["wait_acked_lost"] == [] and figs["async_acked_lost"] == 0
+        assert figs["master_changes"] == 0, figs
 
 
 class TestBackupRestore:

@@ -60,7 +60,7 @@ class TestRolloutWaits:
     def test_a_replaced_pod_that_is_not_ready_stops_the_rollout(self):
         """A new revision that does not come up (or a replica still in its first sync) holds the rest back."""
         assert next_step(f"0 ready {OLD} master", f"1 ready {OLD} replica", f"2 unready {NEW} replica") == \
-            "wait pod 2 runs the new revision and is not Ready yet"
+            "wait pod 2 runs the new revision and its Redis is not Ready yet"
 
     def test_the_master_must_be_labelled_exactly_once(self):
         assert next_step(f"0 ready {OLD} replica", f"1 ready {OLD} replica", f"2 ready {OLD} replica") == \
@@ -68,7 +68,7 @@ class TestRolloutWaits:
         assert next_step(f"0 ready {OLD} master", f"1 ready {OLD} master", f"2 ready {OLD} replica").startswith("wait 2 pods are labelled")
 
     def test_an_outdated_master_that_is_not_ready_is_left_to_sentinel(self):
-        assert next_step(f"0 unready {OLD} master", f"1 ready {NEW} replica", f"2 ready {NEW} replica") == "wait pod 0 is the master and not Ready"
+        assert next_step(f"0 unready {OLD} master", f"1 ready {NEW} replica", f"2 ready {NEW} replica") == "wait pod 0 is the master and its Redis is not Ready"
 
 
 class TestRolloutLegacy:
@@ -84,12 +84,20 @@ class TestRolloutUnready:
     def test_an_outdated_replica_that_is_not_ready_goes_first(self):
         """It serves nothing: replacing it first costs nothing, and may be what it needs."""
         assert next_step(f"0 ready {OLD} master", f"1 unready {OLD} replica", f"2 ready {OLD} replica") == \
-            "delete 1 pod 1 is not Ready: it goes first"
+            "delete 1 pod 1 is outdated and its Redis not Ready: it goes first"
 
-    def test_when_no_pod_is_ready_every_outdated_pod_goes(self):
-        """A release broken by its last revision: the fix replaces every pod at once."""
-        step = next_step(f"0 unready {OLD} -", f"1 unready {OLD} -", f"2 unready {NEW} -")
-        assert step == "delete 1 0 no pod is Ready: every outdated pod goes"
+    def test_a_broken_release_is_replaced_one_pod_at_a_time(self):
+        """Every pod of the last revision fails (no master, no label): each goes in turn, highest first,
+        without waiting for the replaced ones, which may need the others replaced to come up."""
+        pods = {0: OLD, 1: OLD, 2: OLD}
+        order = []
+        for _ in range(3):
+            step = next_step(*(f"{o} unready {rev} -" for o, rev in pods.items()))
+            assert step.startswith("delete "), step
+            order.append(int(step.split()[1]))
+            pods[order[-1]] = NEW
+        assert order == [2, 1, 0]
+        assert next_step(*(f"{o} unready {rev} -" for o, rev in pods.items())) == "wait pod 0 runs the new revision and its Redis is not Ready yet"
 
 
 class TestApiJson:
@@ -101,6 +109,18 @@ class TestApiJson:
         done = subprocess.run(["sh", "-c", f'. {SCRIPTS}/kube.sh; KUBE_BODY=$1; {script}', "sh", body], env={"PATH": "/usr/bin:/bin"},
                               capture_output=True, text=True, timeout=10, check=True)
         return done.stdout.strip()
+
+    # The shape of a pod's containerStatuses as Kubernetes 1.34 returns them (abridged).
+    STATUSES = ('"containerStatuses":[{{"name":"metrics","state":{{"running":{{"startedAt":"2026-12-03T21:49:56Z"}}}},"lastState":{{}},'
+                '"ready":true,"restartCount":0,"started":true}},{{"name":"redis","state":{{"{state}":{{"startedAt":"2026-12-03T21:49:55Z"}}}},'
+                '"lastState":{{"terminated":{{"exitCode":137,"reason":"Error"}}}},"ready":{ready},"restartCount":1,"started":true,'
+                '"volumeMounts":[{{"name":"data","mountPath":"/data"}}]}},{{"name":"role-label","state":{{"running":{{}}}},"lastState":{{}},"ready":true,"restartCount":0}}]')
+
+    @pytest.mark.parametrize(("state", "ready", "expected"), [("running", "true", "yes"), ("running", "false", "no"), ("waiting", "false", "no")])
+    def test_readiness_is_the_redis_containers_own(self, state, ready, expected):
+        """The exporter and role-label being ready says nothing; the redis container's ready field decides."""
+        body = '{"status":{' + self.STATUSES.format(state=state, ready=ready) + '}}'
+        assert self.run("if redis_ready; then echo yes; else echo no; fi", body) == expected
 
     def test_fields_are_read_from_compact_json(self):
         assert self.run("json_string controller-revision-hash", self.BODY) == "redis-ha-7888fb7447"

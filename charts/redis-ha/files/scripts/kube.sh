@@ -72,8 +72,16 @@ statefulset() {
   return 1
 }
 
-# pod_states: one line per Redis pod, "ORDINAL STATE REVISION ROLE", STATE being ready, unready,
-# terminating or missing; REVISION and ROLE are "-" when unknown, ROLE is "?" for a pod without a
+# redis_ready: true when the pod in KUBE_BODY has its redis container Ready (the pod's own Ready
+# condition also waits for the exporter, whose state must not drive the rollout). Reads the
+# containerStatuses entry of "redis" up to its restartCount, which follows its ready field.
+redis_ready() {
+  printf '%s\n' "$KUBE_BODY" | sed -n 's/.*{"name":"redis","state":\(.*\)$/\1/p' |
+    sed 's/"restartCount".*//' | grep -q '"ready":true'
+}
+
+# pod_states: one line per Redis pod, "ORDINAL STATE REVISION ROLE", STATE being ready or unready
+# (its redis container), terminating or missing; REVISION and ROLE are "-" when unknown, ROLE is "?" for a pod without a
 # role-label container (of a chart version before the ordered rollout, or roleServices off). When a read fails, the last line
 # says why and it returns 1.
 pod_states() {
@@ -85,7 +93,7 @@ pod_states() {
       200)
         if printf '%s\n' "$KUBE_BODY" | grep -q '"deletionTimestamp":'; then
           _state=terminating
-        elif printf '%s\n' "$KUBE_BODY" | grep -Eq '"type":"Ready",("observedGeneration":[0-9]+,)?"status":"True"'; then
+        elif redis_ready; then
           _state=ready
         else
           _state=unready
@@ -105,34 +113,33 @@ pod_states() {
 
 # rollout_next REVISION: the next step of the rollout to REVISION, from the pod_states lines on
 # stdin (ascending ordinals). Prints one line:
-#   done                      every pod runs REVISION and is Ready
-#   wait REASON               nothing may be deleted now
-#   delete ORDINAL... REASON  delete these pods now
-# The rules (docs/design.md, "Failovers per rollout"): nothing while a pod is missing or
-# terminating, or while a replaced pod is not Ready (a revision that does not come up stops the
-# rollout); a pod that is not Ready and not the master goes first (it serves nothing), all such
-# pods at once when no pod is Ready; then the replicas one at a time from the highest ordinal;
-# the master last, once every other pod is replaced and Ready, so its preStop hands over to a
-# replaced pod. Pods without a role label of their own (ROLE "?") cannot say whether they are the
-# master: they go like replicas, highest ordinal first (an upgrade from a chart version before
-# this one may fail over twice).
+#   done                  every pod runs REVISION and its Redis is Ready
+#   wait REASON           nothing may be deleted now
+#   delete ORDINAL REASON delete this pod now
+# The rules (docs/design.md, "Failovers per rollout"), one pod at a time: nothing while a pod is
+# missing or terminating; an outdated pod whose Redis is not Ready and that is not the master goes
+# first (it serves nothing, and may be what a broken revision needs replaced); nothing while a
+# replaced pod is not Ready (a revision that does not come up stops the rollout); then the
+# replicas from the highest ordinal; the master last, once every other pod is replaced and Ready,
+# so its preStop hands over to a replaced pod. Pods without a role label of their own (ROLE "?")
+# cannot say whether they are the master: they go like replicas, highest ordinal first (an
+# upgrade from a chart version before this one may fail over twice).
 rollout_next() {
   _rev=$1 _gone="" _new_unready="" _old_unready="" _old_unready_master="" _old_replica=""
-  _old_master="" _masters=0 _ready=0 _legacy=""
+  _old_master="" _masters=0 _legacy=""
   while read -r _o _state _r _role; do
     case $_state in
       missing | terminating)
         _gone=${_gone:-"pod $_o is $_state"}
         continue
         ;;
-      ready) _ready=$((_ready + 1)) ;;
     esac
     [ "$_role" != master ] || _masters=$((_masters + 1))
     [ "$_role" != "?" ] || _legacy=$_o
     if [ "$_r" = "$_rev" ]; then
       [ "$_state" = ready ] || _new_unready=${_new_unready:-$_o}
     elif [ "$_state" != ready ]; then
-      if [ "$_role" = master ]; then _old_unready_master=$_o; else _old_unready="$_o $_old_unready"; fi
+      if [ "$_role" = master ]; then _old_unready_master=$_o; else _old_unready=$_o; fi
     elif [ "$_role" = master ]; then
       _old_master=$_o
     else
@@ -141,18 +148,12 @@ rollout_next() {
   done
   if [ -n "$_gone" ]; then
     echo "wait $_gone"
-  elif [ "$_ready" -eq 0 ] && [ -n "$_old_unready$_old_unready_master" ]; then
-    # shellcheck disable=SC2086 # the ordinals
-    set -- $_old_unready $_old_unready_master
-    echo "delete $* no pod is Ready: every outdated pod goes"
-  elif [ -n "$_new_unready" ]; then
-    echo "wait pod $_new_unready runs the new revision and is not Ready yet"
   elif [ -n "$_old_unready" ]; then
-    # shellcheck disable=SC2086 # the ordinals, highest first
-    set -- $_old_unready
-    echo "delete $1 pod $1 is not Ready: it goes first"
+    echo "delete $_old_unready pod $_old_unready is outdated and its Redis not Ready: it goes first"
+  elif [ -n "$_new_unready" ]; then
+    echo "wait pod $_new_unready runs the new revision and its Redis is not Ready yet"
   elif [ -n "$_old_unready_master" ]; then
-    echo "wait pod $_old_unready_master is the master and not Ready"
+    echo "wait pod $_old_unready_master is the master and its Redis is not Ready"
   elif [ -n "$_old_replica$_old_master" ] && [ "$_masters" -ne 1 ] && [ -z "$_legacy" ]; then
     echo "wait $_masters pods are labelled $ROLE_LABEL=master; waiting for exactly one"
   elif [ -n "$_old_replica" ]; then
