@@ -11,10 +11,10 @@ from tests.scripts.harness import SCRIPTS
 NEW, OLD = "redis-ha-new", "redis-ha-old"
 
 
-def next_step(*pods: str) -> str:
+def next_step(*pods: str, **env: str) -> str:
     """rollout_next NEW on pod_states lines "ORDINAL STATE REVISION ROLE"."""
     done = subprocess.run(["sh", "-c", f'. {SCRIPTS}/kube.sh; rollout_next "$1"', "sh", NEW], input="".join(p + "\n" for p in pods),
-                          env={"PATH": "/usr/bin:/bin", "ROLE_LABEL": "redis-ha.io/role"}, capture_output=True, text=True, timeout=10, check=True)
+                          env={"PATH": "/usr/bin:/bin", "ROLE_LABEL": "redis-ha.io/role", **env}, capture_output=True, text=True, timeout=10, check=True)
     assert done.stderr == ""
     return done.stdout.strip()
 
@@ -69,6 +69,14 @@ class TestRolloutWaits:
 
     def test_an_outdated_master_that_is_not_ready_is_left_to_sentinel(self):
         assert next_step(f"0 unready {OLD} master", f"1 ready {NEW} replica", f"2 ready {NEW} replica") == "wait pod 0 is the master and its Redis is not Ready"
+
+
+class TestRolloutMigration:
+    def test_followers_of_an_external_master_go_as_replicas(self):
+        """migration.enabled: every pod replicates the source, none is labelled master, and that is expected."""
+        pods = (f"0 ready {OLD} replica", f"1 ready {OLD} replica", f"2 ready {OLD} replica")
+        assert next_step(*pods, ROLLOUT_NO_MASTER="true") == "delete 2 replica 2, the highest outdated one"
+        assert next_step(*pods).startswith("wait 0 pods are labelled")
 
 
 class TestRolloutLegacy:

@@ -7,7 +7,8 @@
 # The API answers compact JSON (it pretty-prints for a client that calls itself curl, so curl
 # names itself redis-ha here); the few fields read are found with sed and grep (the images have no
 # JSON tool).
-# Environment: POD_NAMESPACE ROLE_LABEL STATEFULSET (the Redis StatefulSet's name); TOKEN_DIR.
+# Environment: POD_NAMESPACE ROLE_LABEL STATEFULSET (the Redis StatefulSet's name); TOKEN_DIR;
+# ROLLOUT_NO_MASTER.
 
 : "${TOKEN_DIR:=/var/run/secrets/kubernetes.io/serviceaccount}"
 
@@ -123,7 +124,8 @@ pod_states() {
 # replicas from the highest ordinal; the master last, once every other pod is replaced and Ready,
 # so its preStop hands over to a replaced pod. Pods without a role label of their own (ROLE "?")
 # cannot say whether they are the master: they go like replicas, highest ordinal first (an
-# upgrade from a chart version before this one may fail over twice).
+# upgrade from a chart version before this one may fail over twice). With ROLLOUT_NO_MASTER=true
+# (a migration: every pod follows the external master) no pod is master and all go as replicas.
 rollout_next() {
   _rev=$1 _gone="" _new_unready="" _old_unready="" _old_unready_master="" _old_replica=""
   _old_master="" _masters=0 _legacy=""
@@ -154,7 +156,7 @@ rollout_next() {
     echo "wait pod $_new_unready runs the new revision and its Redis is not Ready yet"
   elif [ -n "$_old_unready_master" ]; then
     echo "wait pod $_old_unready_master is the master and its Redis is not Ready"
-  elif [ -n "$_old_replica$_old_master" ] && [ "$_masters" -ne 1 ] && [ -z "$_legacy" ]; then
+  elif [ -n "$_old_replica$_old_master" ] && [ "$_masters" -ne 1 ] && [ -z "$_legacy" ] && [ "${ROLLOUT_NO_MASTER:-false}" != true ]; then
     echo "wait $_masters pods are labelled $ROLE_LABEL=master; waiting for exactly one"
   elif [ -n "$_old_replica" ]; then
     echo "delete $_old_replica replica $_old_replica, the highest outdated one"

@@ -1,9 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Entry point of the rollout Job, a post-upgrade and post-rollback hook of `rollout.ordered`: it
-# replaces the Redis pods that do not run the StatefulSet's update revision in the order of
-# docs/design.md ("Failovers per rollout"), replicas first, the master last, and exits 0 once
-# every pod runs it and is Ready, so `helm upgrade` returns when the rollout is over. It exits 1,
+# Entry point of the rollout Job, a post-install, post-upgrade and post-rollback hook of
+# `rollout.ordered`: it replaces the Redis pods that do not run the StatefulSet's update revision
+# in the order of docs/design.md ("Failovers per rollout"), replicas first, the master last, and
+# exits 0 once every pod runs it and its Redis is Ready, so `helm install` and `helm upgrade`
+# return when the pods serve (helm's own --wait does not wait for the pods of an OnDelete
+# StatefulSet). It exits 1,
 # saying what it waited for, after ROLLOUT_TIMEOUT seconds: the upgrade is then reported failed.
 # Each Redis pod's role-label container follows the same rules for its own pod (a `kubectl
 # rollout restart`, or an upgrade from a version without this Job), so both may delete a pod; a
