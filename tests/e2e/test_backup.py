@@ -69,4 +69,6 @@ def test_a_backup_taken_under_writes_restores_into_a_new_release(make_release):
         assert rel.agent("count", "big", timeout=600) == BULK_MB * 1024
     wrong = {k: values.get(k) for k, v in before.items() if values.get(k) != v}
     assert not wrong, f"{len(wrong)} of {len(before)} acknowledged writes missing or changed, e.g. {list(wrong.items())[:5]}"
-    assert not (set(values) - {r["k"] for r in writer.records if r["ok"]}), "the restored data holds keys nobody wrote"
+    # A write whose reply was lost (a timeout) may have been applied before the backup: keys the
+    # writer sent count as written, acknowledged or not.
+    assert not (set(values) - {r["k"] for r in writer.records}), "the restored data holds keys nobody wrote"
