@@ -362,10 +362,6 @@ roleServices are off. It patches its pod's role label from the role the redis co
       value: "true"
     - name: STATEFULSET
       value: {{ include "redis-ha.fullname" . }}
-    {{- if .Values.migration.enabled }}
-    - name: ROLLOUT_NO_MASTER
-      value: "true"
-    {{- end }}
     - name: POD_REVISION
       valueFrom:
         fieldRef:
