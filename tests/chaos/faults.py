@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException

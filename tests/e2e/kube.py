@@ -4,7 +4,6 @@ through the kubernetes client, Redis through redis-py inside a client pod (agent
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -15,6 +14,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
+from kubernetes.watch import Watch
 
 from tests import polling
 
@@ -533,6 +533,58 @@ class Writer(threading.Thread):
         resp.close()
 
 
+ROLE_LABEL = "redis-ha.io/role"
+
+
+class MasterServiceTimeline(threading.Thread):
+    """Watches, from the moment it starts, which pod IPs carry the master label and which are ready
+    endpoints of the -master Service, with the time each change reached the harness. It splits the
+    -master path's RTO into its phases (docs/design.md, "Role Services"): the new master labelled,
+    then its address in the Service's endpoints, then the client's first write."""
+
+    def __init__(self, release: Release):
+        super().__init__(daemon=True)
+        self.release = release
+        self.events: list[tuple[float, str, frozenset]] = []
+        self._stop = threading.Event()
+        self._watches: list[Watch] = []
+
+    def _follow(self, kind: str, lister, selector: str, addresses) -> None:
+        current: dict[str, frozenset] = {}
+        while not self._stop.is_set():
+            w = Watch()
+            self._watches.append(w)
+            try:
+                for ev in w.stream(lister, self.release.namespace, label_selector=selector, timeout_seconds=60):
+                    obj = ev["object"]
+                    current[obj.metadata.name] = frozenset() if ev["type"] == "DELETED" else frozenset(addresses(obj))
+                    self.events.append((time.time(), kind, frozenset().union(*current.values())))
+                    if self._stop.is_set():
+                        break
+            except Exception:  # noqa: BLE001 - a dropped watch is resumed; the figures only get coarser
+                time.sleep(0.2)
+
+    def run(self) -> None:
+        core = self.release.core
+        labelled = lambda pod: [pod.status.pod_ip] if (pod.metadata.labels or {}).get(ROLE_LABEL) == "master" and pod.status.pod_ip else []
+        ready = lambda s: [a for e in (s.endpoints or []) if e.conditions and e.conditions.ready for a in e.addresses]
+        pods = threading.Thread(target=self._follow, daemon=True, args=(
+            "label", core.list_namespaced_pod, self.release.layout.fmt(self.release.layout.redis_selector), labelled))
+        pods.start()
+        self._follow("endpoint", client.DiscoveryV1Api(core.api_client).list_namespaced_endpoint_slice,
+                     f"kubernetes.io/service-name={self.release.master_service}", ready)
+        pods.join(5)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for w in self._watches:
+            w.stop()
+
+    def first(self, kind: str, at: float, old_ip: str | None) -> float | None:
+        """Seconds from `at` to the first change after it that put another IP than old_ip in `kind`."""
+        return next((round(t - at, 3) for t, k, ips in self.events if k == kind and t >= at and ips - {old_ip}), None)
+
+
 def kill_master(rel: Release, grace: int | None) -> tuple[str, float]:
     """Deletes the master's pod (grace 0: a hard kill, None: the pod's own grace period, so
     preStop hands over). Returns (old master host, event time)."""
@@ -563,6 +615,9 @@ def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30
     old_ip = rel.pod_ip(rel.master_host()) if via_service else None
     writer = rel.start_writer(name, seconds + 300)
     svc_writer = rel.start_writer(f"{name}-svc", seconds + 300, via=rel.master_service) if via_service else None
+    timeline = MasterServiceTimeline(rel) if via_service else None
+    if timeline:
+        timeline.start()
     time.sleep(lead)
     old, at = action()
     olds = {a for a in (old, old_addr) if a}
@@ -572,7 +627,7 @@ def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30
     while writer.is_alive() and not (time.monotonic() - started >= seconds and done(list(writer.records))
                                      and (svc_writer is None or svc_done(list(svc_writer.records)))):
         time.sleep(0.5)
-    for w in (writer, svc_writer):
+    for w in (writer, svc_writer, timeline):
         if w:
             w.stop()
     for w in (writer, svc_writer):
@@ -586,7 +641,11 @@ def run_with_writes(rel: Release, name: str, record, action, seconds: float = 30
     figs.update({"old_master": old, "new_master": master, "event_at": at})
     if svc_writer:
         svc = figures(svc_writer.records, at, rel.stored_keys(f"{name}-svc"), {old_ip})
-        svc.update({"old_master_ip": old_ip, "new_master_ip": rel.pod_ip(master), "event_at": at})
+        svc.update({"old_master_ip": old_ip, "new_master_ip": rel.pod_ip(master), "event_at": at,
+                    # The -master path's phases, from the event: label on the new master, its
+                    # address a ready endpoint of the Service (as the harness saw them).
+                    "new_master_labelled_s": timeline.first("label", at, old_ip),
+                    "new_master_endpoint_s": timeline.first("endpoint", at, old_ip)})
         record(f"{name}-via-master-service", svc, svc_writer.records)
         figs["via_master_service"] = svc
     record(name, {k: v for k, v in figs.items() if k != "via_master_service"}, writer.records)

@@ -9,7 +9,6 @@ import re
 import time
 
 import pytest
-from kubernetes import client
 
 from tests.e2e.kube import figures, helm, kill_master, kubectl, run_with_writes, wait_for
 
@@ -81,7 +80,8 @@ def assert_master_service_writer(figs: dict) -> None:
     assert svc["wait_acked_lost"] == [], svc
     assert svc["rto_s"] is not None, f"the -master Service writer never wrote to another master: {svc}"
     print(f"RTO through Sentinel {figs['rto_s']}s, through -master {svc['rto_s']}s; stalls {figs['longest_stall_s']}s / {svc['longest_stall_s']}s; "
-          f"failed writes {figs['failed']} / {svc['failed']}")
+          f"failed writes {figs['failed']} / {svc['failed']}; -master phases: labelled {svc['new_master_labelled_s']}s, "
+          f"endpoint {svc['new_master_endpoint_s']}s, Sentinel client heard the new master {figs['new_master_discovered_s']}s")
 
 
 class TestFailover:
