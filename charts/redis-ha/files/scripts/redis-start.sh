@@ -22,7 +22,8 @@
 #     has not reached this pod yet).
 # Override for a pod that is gone for good (docs/operations.md, "Full restarts"):
 #   kubectl exec <pod> -c redis -- touch /run/redis/boot.force-master
-# Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW, ROLE_GRACE.
+# Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW, ROLE_GRACE, STATE_EVERY,
+# STATE_FAST_EVERY.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
@@ -33,6 +34,10 @@
 : "${BOOT_WINDOW:=5}"
 # Seconds a new master carries the master label before a replica has acknowledged it.
 : "${ROLE_GRACE:=10}"
+# Seconds between the state loop's INFO calls, and while this pod is a replica that lost its
+# master (a promotion may come any moment, and its label should follow at once).
+: "${STATE_EVERY:=1}"
+: "${STATE_FAST_EVERY:=0.2}"
 FORCE_FILE=$RUN_DIR/boot.force-master
 PENDING_FILE=$RUN_DIR/priority.pending
 BEACON_KEY=redis-ha:record
@@ -267,16 +272,23 @@ promotable_once_synced() {
   log "first sync from the master loaded: replica-priority $_p, Sentinel may promote this pod"
 }
 
-# state_loop: once a second, keeps STATE_FILE current for the next full restart's election (with
-# Sentinel) and ROLE_FILE current for the role Services, and makes a synced replica promotable,
-# from one INFO reply. A master is fresh for ROLE_GRACE seconds after this loop saw it turn master
-# (a promotion, or the start as master): it is labelled before its replicas attach. A missed
-# reply ends that at once, so a master resumed after a freeze is never fresh.
+# state_loop: once a second (STATE_EVERY), keeps STATE_FILE current for the next full restart's
+# election (with Sentinel) and ROLE_FILE current for the role Services, and makes a synced replica
+# promotable, from one INFO reply. A master is fresh for ROLE_GRACE seconds after this loop saw it
+# turn master (a promotion, or the start as master): it is labelled before its replicas attach. A
+# missed reply ends that at once, so a master resumed after a freeze is never fresh. While the
+# server is starting, or is a replica whose link to its master is down (the master died or is
+# handing over: Sentinel may promote this pod next), it asks every STATE_FAST_EVERY seconds, so
+# the -master Service follows a promotion within a fraction of a second.
 state_loop() {
-  _was="" _since=0
+  _was="" _since=0 _every=$STATE_FAST_EVERY
   while :; do
-    sleep 1
+    sleep "$_every"
     _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || _info=""
+    case $_info in
+      '' | *master_link_status:down*) _every=$STATE_FAST_EVERY ;;
+      *) _every=$STATE_EVERY ;;
+    esac
     [ "$REPLICAS" -le 1 ] || record_state_from "$_info"
     _now=$(date +%s)
     case $_info in

@@ -10,7 +10,8 @@
 # This container alone holds an API token (a projected one); its Role may only get, patch and
 # delete the Redis pods of the release and read their StatefulSet. Needs sh and curl: the Redis
 # images have no HTTP client.
-# Environment: POD_NAME POD_NAMESPACE ROLE_FILE ROLE_LABEL; ROLE_STALE (5), ROLE_RESYNC (30 s
+# Environment: POD_NAME POD_NAMESPACE ROLE_FILE ROLE_LABEL; ROLE_EVERY (0.2 s between reads of
+# ROLE_FILE), ROLE_STALE (5), ROLE_RESYNC (30 s
 # between patches of an unchanged label, which heal a label changed by hand), TOKEN_DIR,
 # HEARTBEAT (the loop's last round, which `role-label.sh probe` checks for the probes);
 # ROLLOUT_ORDERED, STATEFULSET, POD_REVISION (this pod's controller-revision-hash), ROLLOUT_EVERY
@@ -18,6 +19,7 @@
 set -u
 
 : "${ROLE_STALE:=5}"
+: "${ROLE_EVERY:=0.2}"
 : "${ROLE_RESYNC:=30}"
 : "${HEARTBEAT:=/tmp/heartbeat}"
 : "${ROLLOUT_ORDERED:=false}"
@@ -27,13 +29,15 @@ log() {
   printf '%s %s: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "${0##*/}" "$*" >&2
 }
 
-# desired: the label value ROLE_FILE asks for now; empty when it is missing, stale or unknown.
+# desired NOW: sets _want to the label value ROLE_FILE asks for at epoch second NOW; empty when
+# it is missing, stale or unknown. (No command substitution: the loop runs five times a second.)
 desired() {
+  _want=""
   [ -r "$ROLE_FILE" ] || return 0
   read -r _t _role <"$ROLE_FILE" || return 0
   case $_t in '' | *[!0-9]*) return 0 ;; esac
-  [ $(($(date +%s) - _t)) -le "$ROLE_STALE" ] || return 0
-  case ${_role:-} in master | replica) echo "$_role" ;; esac
+  [ $(($1 - _t)) -le "$ROLE_STALE" ] || return 0
+  case ${_role:-} in master | replica) _want=$_role ;; esac
 }
 
 # shellcheck source=kube.sh
@@ -93,8 +97,8 @@ main() {
   trap stop TERM INT
   _applied=unset _at=0 _checked=0
   while :; do
-    _want=$(desired)
     _now=$(date +%s)
+    desired "$_now"
     echo "$_now" >"$HEARTBEAT"
     if [ "$_want" != "$_applied" ] || [ $((_now - _at)) -ge "$ROLE_RESYNC" ]; then
       if patch "$_want"; then
@@ -107,7 +111,7 @@ main() {
       rollout_self
     fi
     # sh runs a trap only between commands: wait, unlike a foreground sleep, is interrupted.
-    sleep 0.5 &
+    sleep "$ROLE_EVERY" &
     wait $!
   done
 }
