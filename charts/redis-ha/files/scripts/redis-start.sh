@@ -22,7 +22,7 @@
 #     has not reached this pod yet).
 # Override for a pod that is gone for good (docs/operations.md, "Full restarts"):
 #   kubectl exec <pod> -c redis -- touch /run/redis/boot.force-master
-# Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW, ROLE_GRACE, STATE_EVERY,
+# Extra environment: BOOT_INTERVAL, BIND_ADDRESS, BOOT_WINDOW, ROLE_GRACE, ROLE_HOLD, STATE_EVERY,
 # STATE_FAST_EVERY.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
@@ -34,6 +34,8 @@
 : "${BOOT_WINDOW:=5}"
 # Seconds a new master carries the master label before a replica has acknowledged it.
 : "${ROLE_GRACE:=10}"
+# Seconds a master goes without the master label after its server stalled (see state_loop).
+: "${ROLE_HOLD:=3}"
 # Seconds between the state loop's INFO calls, and while this pod is a replica that lost its
 # master (a promotion may come any moment, and its label should follow at once).
 : "${STATE_EVERY:=1}"
@@ -280,17 +282,25 @@ promotable_once_synced() {
 # server is starting, or is a replica whose link to its master is down (the master died or is
 # handing over: Sentinel may promote this pod next), it asks every STATE_FAST_EVERY seconds, so
 # the -master Service follows a promotion within a fraction of a second.
+# A server that stalled (no reply, or a reply that took 2 s or more: frozen, or starved of CPU)
+# may have been failed over meanwhile, and right after it resumes its INFO still lists its old
+# replicas with a fresh acknowledgement (the ones queued on their sockets during the stall): it
+# gets no master label for ROLE_HOLD seconds after a stall, by which time Sentinel has demoted it
+# or its replicas' links are gone.
 state_loop() {
-  _was="" _since=0 _every=$STATE_FAST_EVERY
+  _was="" _since=0 _every=$STATE_FAST_EVERY _held=0
   while :; do
     sleep "$_every"
+    _asked=$(date +%s)
     _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO) || _info=""
     case $_info in
       '' | *master_link_status:down*) _every=$STATE_FAST_EVERY ;;
       *) _every=$STATE_EVERY ;;
     esac
-    [ "$REPLICAS" -le 1 ] || record_state_from "$_info"
     _now=$(date +%s)
+    # A stall of a server that has answered before (not the first replies of a starting one).
+    if [ -n "$_was" ] && { [ -z "$_info" ] || [ $((_now - _asked)) -ge 2 ]; }; then _held=$_now; fi
+    [ "$REPLICAS" -le 1 ] || record_state_from "$_info"
     case $_info in
       *role:master*)
         [ "$_was" = master ] || _since=$_now
@@ -301,7 +311,9 @@ state_loop() {
     esac
     _fresh=0
     if [ "$_was" = master ] && [ $((_now - _since)) -le "$ROLE_GRACE" ]; then _fresh=1; fi
-    write_role "$(role_label "$_info" "$_fresh")"
+    _label=$(role_label "$_info" "$_fresh")
+    if [ "$_label" = master ] && [ $((_now - _held)) -le "$ROLE_HOLD" ]; then _label=""; fi
+    write_role "$_label"
     promotable_once_synced "$_info"
   done
 }
