@@ -115,6 +115,11 @@ class Layout:
         return self.fmt(self.sentinel_host if sentinel else self.redis_host, pod=pod, i="%d")
 
 
+def ready_addresses(endpoint_slice) -> list[str]:
+    """The addresses of an EndpointSlice's Ready endpoints."""
+    return [a for e in (endpoint_slice.endpoints or []) if e.conditions and e.conditions.ready for a in e.addresses]
+
+
 @dataclass
 class Release:
     """One installed chart release and its client pod."""
@@ -353,7 +358,7 @@ class Release:
         """The Ready endpoint addresses of a Service (its EndpointSlices)."""
         slices = client.DiscoveryV1Api(self.core.api_client).list_namespaced_endpoint_slice(
             self.namespace, label_selector=f"kubernetes.io/service-name={service}").items
-        return {a for s in slices for e in (s.endpoints or []) if e.conditions and e.conditions.ready for a in e.addresses}
+        return {a for s in slices for a in ready_addresses(s)}
 
     def role_service_problems(self, master: str) -> list[str]:
         """-master's endpoints are exactly the master pod, -replicas' exactly the other Redis pods."""
@@ -567,12 +572,11 @@ class MasterServiceTimeline(threading.Thread):
     def run(self) -> None:
         core = self.release.core
         labelled = lambda pod: [pod.status.pod_ip] if (pod.metadata.labels or {}).get(ROLE_LABEL) == "master" and pod.status.pod_ip else []
-        ready = lambda s: [a for e in (s.endpoints or []) if e.conditions and e.conditions.ready for a in e.addresses]
         pods = threading.Thread(target=self._follow, daemon=True, args=(
             "label", core.list_namespaced_pod, self.release.layout.fmt(self.release.layout.redis_selector), labelled))
         pods.start()
         self._follow("endpoint", client.DiscoveryV1Api(core.api_client).list_namespaced_endpoint_slice,
-                     f"kubernetes.io/service-name={self.release.master_service}", ready)
+                     f"kubernetes.io/service-name={self.release.master_service}", ready_addresses)
         pods.join(5)
 
     def stop(self) -> None:
