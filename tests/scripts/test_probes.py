@@ -125,6 +125,39 @@ class TestProbeBranchesWithStub:
         r = run_probe(tmp_path, "redis-readiness", bindir)
         assert r.returncode == 1 and "replica not promotable yet (replica-priority 0 until its first sync loaded)" in r.stdout
 
+    @pytest.mark.parametrize("info, reason", [
+        ("role:slave\nuptime_in_seconds:3\nmaster_link_status:down\nloading:0\n", "replica not linked to its master yet (up 3s)"),
+        ("role:slave\nuptime_in_seconds:3\nmaster_link_status:up\nloading:0\n", "replica not promotable yet (up 3s)"),
+    ], ids=["link-down", "not-promotable"])
+    def test_startup_waits_for_a_fresh_replica_to_be_in_step(self, tmp_path, info, reason):
+        """docs/design.md rule 7: the startup probe of a replica that started moments ago passes only
+        once it is in step (link up, promotable), so the kubelet's readiness run right after it
+        finds the pod ready; past STUCK_AFTER seconds the liveness rules decide."""
+        bindir = stub_cli(tmp_path, "PONG", info)
+        (tmp_path / "priority.pending").write_text("100\n")
+        r = run_probe(tmp_path, "redis-startup", bindir)
+        assert r.returncode == 1 and reason in r.stdout
+        (tmp_path / "info.txt").write_text(info.replace("uptime_in_seconds:3", "uptime_in_seconds:15"))
+        assert run_probe(tmp_path, "redis-startup", bindir).returncode == 0
+
+    def test_startup_passes_an_in_step_replica_and_a_master(self, tmp_path):
+        """A linked, promotable replica and a master pass at once; no answer fails as liveness does."""
+        bindir = stub_cli(tmp_path, "PONG", "role:slave\nuptime_in_seconds:1\nmaster_link_status:up\nloading:0\n")
+        assert run_probe(tmp_path, "redis-startup", bindir).returncode == 0
+        (tmp_path / "info.txt").write_text("role:master\nuptime_in_seconds:1\nloading:0\n")
+        assert run_probe(tmp_path, "redis-startup", bindir).returncode == 0
+
+    def test_startup_passes_a_loading_replica_as_liveness_does(self, tmp_path):
+        """Loading a large dataset may take longer than the startup budget: past STUCK_AFTER seconds a
+        loading replica passes (liveness accepts LOADING); it is not Ready until loaded."""
+        info = "role:slave\nuptime_in_seconds:40\nmaster_link_status:down\nloading:1\n"
+        assert run_probe(tmp_path, "redis-startup", stub_cli(tmp_path, "LOADING Redis is loading the dataset in memory", info)).returncode == 0
+
+    def test_startup_fails_on_no_answer(self, tmp_path):
+        """No Redis and no boot beacon: not started."""
+        r = run_probe(tmp_path, "redis-startup", stub_cli(tmp_path, "Could not connect to Redis at 127.0.0.1:6379: Connection refused"))
+        assert r.returncode == 1 and "redis does not answer PING" in r.stdout
+
     def test_liveness_fails_on_no_answer(self, tmp_path):
         """Connection refused is not alive."""
         r = run_probe(tmp_path, "redis-liveness", stub_cli(tmp_path, "Could not connect to Redis at 127.0.0.1:6379: Connection refused"))

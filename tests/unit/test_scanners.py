@@ -19,7 +19,8 @@ import yaml
 
 from tests.helm import CHART, ROOT, load_values_file, render_chart
 
-pytestmark = pytest.mark.scan
+# One worker runs every scanner test (--dist loadgroup): the others go on while checkov scans.
+pytestmark = [pytest.mark.scan, pytest.mark.xdist_group("scanners")]
 
 CHECKOV = [str(Path(sysconfig.get_path("scripts")) / "checkov"), "--framework", "kubernetes", "--skip-download", "--output", "json"]
 # Offline: no PyPI version check (made at import unless skipped), no platform mappings; no API key
@@ -53,14 +54,19 @@ def kube_score() -> str:
 @pytest.fixture(scope="session")
 def reports(tmp_path_factory) -> dict[tuple[str, str], dict]:
     """{(render, "annotated"|"stripped"): {"checkov": [...results], "kube-score": [...objects]}}.
-    One checkov process scans every file (its start-up dominates); the reports are kept by the
-    renders' hash in a directory the xdist workers share, under a lock, so they are made once."""
+    One checkov process scans every file (its start-up dominates); the reports are kept in a
+    directory the xdist workers share, under a lock, so they are made once. They are keyed by what
+    the renders are made from (the chart's files and the values), not by the renders: those differ
+    from one render to the next (generated passwords and certificates)."""
     files = {}
     for name, (values, release, namespace) in RENDERS.items():
         docs = render_chart(values, release=release, namespace=namespace)
         files[(name, "annotated")] = yaml.safe_dump_all(docs, sort_keys=False)
         files[(name, "stripped")] = yaml.safe_dump_all(strip(docs), sort_keys=False)
-    key = hashlib.sha256(json.dumps(sorted((f"{k[0]}|{k[1]}", v) for k, v in files.items())).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(RENDERS, sort_keys=True, default=str).encode())
+    for path in sorted(p for p in CHART.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(CHART)).encode() + b"\0" + path.read_bytes())
+    key = digest.hexdigest()[:16]
     base = tmp_path_factory.getbasetemp()
     cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "scanners"
     cache.mkdir(exist_ok=True)

@@ -316,7 +316,7 @@ class TestHandoverAndProbes:
         r = container(sts(), "redis")
         assert r["livenessProbe"]["exec"]["command"][-1] == "redis-liveness"
         assert r["readinessProbe"]["exec"]["command"][-1] == "redis-readiness"
-        assert r["startupProbe"]["exec"]["command"][-1] == "redis-liveness"
+        assert r["startupProbe"]["exec"]["command"][-1] == "redis-startup"
         assert r["startupProbe"]["failureThreshold"] * r["startupProbe"]["periodSeconds"] >= 300
 
     @pytest.mark.parametrize("layout", LAYOUTS)

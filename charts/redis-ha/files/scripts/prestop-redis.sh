@@ -137,16 +137,53 @@ unsteer() {
   STEERED=""
 }
 
-# new_master: prints the master a Sentinel names once it is another node answering ROLE master.
+# new_master: prints the new master once every Sentinel that answers names it and it answers
+# ROLE master. The Sentinel that runs the failover names the promoted replica as soon as it sees
+# the promotion and tells the others right away (a hello message); this node must not stop before
+# they know: were it to stop with that Sentinel (co-located) while the others still name it, they
+# would fail over again, to any replica, and the writes the new master took meanwhile could be lost.
 new_master() {
+  _agreed=""
   for _h in $SENTINEL_LIST; do
     _named=$(sentinel_master "$_h") || continue
-    if [ "$_named" != "$ME" ] && [ "$(role "$_named" "$REDIS_PORT")" = master ]; then
-      printf '%s\n' "$_named"
+    [ "$_named" != "$ME" ] || return 1
+    [ -z "$_agreed" ] || [ "$_agreed" = "$_named" ] || return 1
+    _agreed=$_named
+  done
+  [ -n "$_agreed" ] && [ "$(role "$_agreed" "$REDIS_PORT")" = master ] || return 1
+  printf '%s\n' "$_agreed"
+}
+
+# promoted_among HOSTS: prints the first of HOSTS (this master's replicas) that answers ROLE master:
+# the replica Sentinel has just promoted (nothing else promotes a replica while this node is
+# master with writes paused).
+promoted_among() {
+  for _h in $1; do
+    if [ "$(role "$_h" "$REDIS_PORT")" = master ]; then
+      printf '%s\n' "$_h"
       return 0
     fi
   done
   return 1
+}
+
+# follow_promoted NEW OTHERS: the promoted replica NEW holds every write (writes were paused and the
+# replicas caught up), so this node and its other replicas OTHERS follow it at once, before
+# Sentinel announces it. Sentinel ends the failover only when it has read, in an INFO it sends
+# each remaining replica once a second, that the replica follows NEW with its link up; a replica
+# already following NEW passes at the first such read instead of, often, the second. This node
+# then unpauses: the writes held by the pause fail with READONLY and clients move on (the
+# -master Service's label already follows NEW) instead of waiting for +switch-master.
+# NEW is written as the master's INFO lists it, the name Sentinel uses, so Sentinel's own
+# REPLICAOF later names the same master and changes nothing.
+follow_promoted() {
+  for _h in $2; do
+    [ "$_h" != "$1" ] || continue
+    cli "$_h" "$REDIS_PORT" REPLICAOF "$1" "$REDIS_PORT" >/dev/null 2>&1 || true
+  done
+  cli "$LOCAL_HOST" "$REDIS_PORT" REPLICAOF "$1" "$REDIS_PORT" >/dev/null
+  cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
+  log "$1 was promoted; this node and its other replicas follow it, writes unpaused ($(($(date +%s) - _start))s)"
 }
 
 # request_failover: asks each Sentinel in turn to fail over MASTER_SET until one accepts.
@@ -214,21 +251,30 @@ main() {
       exit 0
     fi
   fi
+  # This master's replicas, named as its INFO lists them (and Sentinel names them).
+  _mine=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO replication | tr -d '\r' | sed -n 's/^slave[0-9]*:ip=\([^,]*\),.*/\1/p')
+  _promoted=""
   if request_failover; then
     while [ $(($(date +%s) - _start)) -lt "$PRESTOP_TIMEOUT" ]; do
+      if [ -z "$_promoted" ] && _promoted=$(promoted_among "$_mine"); then
+        follow_promoted "$_promoted" "$_mine"
+      fi
       if _new=$(new_master); then
-        # Sentinel's own reconfiguration of this node waits behind the pause; follow the
-        # new master now, so writes held by the pause fail with READONLY instead of being
-        # accepted here and lost. Sentinel's later REPLICAOF names the same master.
-        cli "$LOCAL_HOST" "$REDIS_PORT" REPLICAOF "$_new" "$REDIS_PORT" >/dev/null
-        cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
+        if [ -z "$_promoted" ]; then
+          # Sentinel announced a master this loop did not see promoted (not one of the replicas
+          # listed above): follow it now, so writes held by the pause fail with READONLY instead
+          # of being accepted here and lost.
+          cli "$LOCAL_HOST" "$REDIS_PORT" REPLICAOF "$_new" "$REDIS_PORT" >/dev/null
+          cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
+        fi
         log "handover done: $_new is master, this node is a replica now ($(($(date +%s) - _start))s)"
         exit 0
       fi
       sleep 0.1
     done
   fi
-  cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
+  [ -n "$_promoted" ] || cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
+  [ -z "$_promoted" ] || die "no Sentinel named $_promoted master within ${PRESTOP_TIMEOUT}s; this node follows it"
   die "handover did not complete within ${PRESTOP_TIMEOUT}s; stopping as master"
 }
 

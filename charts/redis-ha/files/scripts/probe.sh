@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Probes of the redis and sentinel containers: probe.sh redis-liveness | redis-readiness |
-# sentinel-liveness | sentinel-readiness. Liveness must never kill a node that is recovering,
-# so it accepts LOADING and MASTERDOWN; readiness wants a node that can serve.
+# Probes of the redis and sentinel containers: probe.sh redis-startup | redis-liveness |
+# redis-readiness | sentinel-liveness | sentinel-readiness. Liveness must never kill a node that
+# is recovering, so it accepts LOADING and MASTERDOWN; readiness wants a node that can serve.
 # shellcheck source=lib.sh
 . "${SCRIPTS_DIR:-/scripts}/lib.sh"
 
@@ -53,6 +53,26 @@ redis_liveness() {
   fi
 }
 
+# redis_startup: the startup probe, run every second until it passes once; then the kubelet runs
+# the readiness probe at once, and after that every readiness period. It passes as liveness does,
+# except in the first STUCK_AFTER seconds of a replica that is not in step yet (link to its master
+# not up, or not promotable yet): that is a matter of a second or two, and passing only once it is
+# over makes a restarted replica Ready as soon as it is, not up to a readiness period later
+# (a rollout waits for each pod in turn). Loading, a long sync and waiting for peers pass as
+# liveness says, so the startup budget never cuts them short.
+redis_startup() {
+  _info=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" INFO | tr -d '\r')
+  if printf '%s\n' "$_info" | grep -q '^role:slave'; then
+    _up=$(printf '%s\n' "$_info" | sed -n 's/^uptime_in_seconds://p')
+    case $_up in '' | *[!0-9]*) _up=0 ;; esac
+    if [ "$_up" -lt "$STUCK_AFTER" ]; then
+      printf '%s\n' "$_info" | grep -q '^master_link_status:up' || fail "replica not linked to its master yet (up ${_up}s)"
+      [ ! -e "$RUN_DIR/priority.pending" ] || fail "replica not promotable yet (up ${_up}s)"
+    fi
+  fi
+  redis_liveness
+}
+
 redis_readiness() {
   _pong=$(cli_raw "$LOCAL_HOST" "$REDIS_PORT" PING)
   [ "$_pong" = PONG ] || fail "redis not ready: $_pong"
@@ -85,9 +105,10 @@ case ${1:-} in
   sentinel-*) load_probe_login sentinel ;;
 esac
 case ${1:-} in
+  redis-startup) redis_startup ;;
   redis-liveness) redis_liveness ;;
   redis-readiness) redis_readiness ;;
   sentinel-liveness) sentinel_liveness ;;
   sentinel-readiness) sentinel_readiness ;;
-  *) fail "usage: probe.sh redis-liveness|redis-readiness|sentinel-liveness|sentinel-readiness" ;;
+  *) fail "usage: probe.sh redis-startup|redis-liveness|redis-readiness|sentinel-liveness|sentinel-readiness" ;;
 esac

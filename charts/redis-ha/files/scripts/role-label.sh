@@ -15,7 +15,7 @@
 # between patches of an unchanged label, which heal a label changed by hand), TOKEN_DIR,
 # HEARTBEAT (the loop's last round, which `role-label.sh probe` checks for the probes);
 # ROLLOUT_ORDERED, STATEFULSET, POD_REVISION (this pod's controller-revision-hash), ROLLOUT_EVERY
-# (5 s between checks of the StatefulSet's revision).
+# (2 s between checks of the StatefulSet's revision).
 set -u
 
 : "${ROLE_STALE:=5}"
@@ -23,7 +23,7 @@ set -u
 : "${ROLE_RESYNC:=30}"
 : "${HEARTBEAT:=/tmp/heartbeat}"
 : "${ROLLOUT_ORDERED:=false}"
-: "${ROLLOUT_EVERY:=5}"
+: "${ROLLOUT_EVERY:=2}"
 
 log() {
   printf '%s %s: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "${0##*/}" "$*" >&2

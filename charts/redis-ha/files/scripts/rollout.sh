@@ -10,11 +10,11 @@
 # Each Redis pod's role-label container follows the same rules for its own pod (a `kubectl
 # rollout restart`, or an upgrade from a version without this Job), so both may delete a pod; a
 # second deletion of a terminating pod changes nothing.
-# Environment: POD_NAMESPACE ROLE_LABEL STATEFULSET; ROLLOUT_TIMEOUT (600), ROLLOUT_EVERY (2 s).
+# Environment: POD_NAMESPACE ROLE_LABEL STATEFULSET; ROLLOUT_TIMEOUT (600), ROLLOUT_EVERY (1 s).
 set -u
 
 : "${ROLLOUT_TIMEOUT:=600}"
-: "${ROLLOUT_EVERY:=2}"
+: "${ROLLOUT_EVERY:=1}"
 
 log() {
   printf '%s %s: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "${0##*/}" "$*" >&2
