@@ -132,6 +132,7 @@ SCHEMA_BAD = [
     pytest.param({"sentinel": {"downAfterMs": 1000}}, "downAfterMs", id="unknown-sentinel-key"),
     pytest.param({"sentinel": {"colocated": "yes"}}, "/sentinel/colocated", id="colocated-string"),
     pytest.param({"sentinel": {"failoverTimeout": 2999}}, r"at '/sentinel/failoverTimeout': minimum: got 2,?999, want 3,?000", id="failover-timeout-below-3000"),
+    pytest.param({"redis": {"config": {"replDisklessSyncDelay": -1}}}, r"at '/redis/config/replDisklessSyncDelay': minimum: got -1, want 0", id="diskless-sync-delay-negative"),
     pytest.param({"boot": {"attempts": 30}}, r"at '/boot': additional properties 'attempts' not allowed", id="boot-attempts-removed"),
     pytest.param({"boot": {"port": 70000}}, "/boot/port", id="boot-port-range"),
     pytest.param({"auth": {"enabled": "yes"}}, "enabled", id="auth-enabled-string"),
