@@ -78,6 +78,10 @@ class TestPreStop:
         assert "pausing writes and handing over" in result.stderr
         assert "replica-priority" not in result.stderr, "ordinal 0 has no replica below it to steer away from"
         assert re.search(r"handover done: node-[12]\.n[0-9]+\.test is master, this node is a replica now", result.stderr)
+        # The last Sentinel leads, so clients asking the first one find the new master at the
+        # promotion; the Sentinel of the pod that stops (co-located) would be asked last of all.
+        assert f"sentinel on {c.sentinel_host(2)} accepted the failover" in result.stderr, result.stderr
+        assert re.search(r"node-[12]\.n[0-9]+\.test was promoted; this node and its other replicas follow it, writes unpaused", result.stderr), result.stderr
         assert c.role(0) == "slave"
         assert (c.tmp / "run-0" / "handover.done").exists()
         new = c.assert_invariants()

@@ -186,9 +186,20 @@ follow_promoted() {
   log "$1 was promoted; this node and its other replicas follow it, writes unpaused ($(($(date +%s) - _start))s)"
 }
 
-# request_failover: asks each Sentinel in turn to fail over MASTER_SET until one accepts.
+# request_failover: asks the Sentinels, the last one first, to fail over MASTER_SET until one
+# accepts. The Sentinel that runs a failover moves its own record of the master (SENTINEL MASTERS,
+# which redis-py reads) only when the failover ends, after it has read each replica's INFO again,
+# up to a second or two after the promotion; the others move as soon as it tells them of the
+# promotion. Clients ask the Sentinels in the order they list them, the first one first, so with
+# the last one leading they find the new master at the promotion. A Sentinel in this pod
+# (co-located) is asked last of all: it stops with the pod.
 request_failover() {
+  _order=""
   for _h in $SENTINEL_LIST; do
+    [ "$_h" = "$ME" ] || _order="$_h $_order"
+  done
+  case " $SENTINEL_LIST " in *" $ME "*) _order="$_order $ME" ;; esac
+  for _h in $_order; do
     _out=$(cli_raw "$_h" "$SENTINEL_PORT" SENTINEL FAILOVER "$MASTER_SET")
     case $_out in
       OK | INPROG*)
