@@ -181,9 +181,15 @@ follow_promoted() {
     [ "$_h" != "$1" ] || continue
     cli "$_h" "$REDIS_PORT" REPLICAOF "$1" "$REDIS_PORT" >/dev/null 2>&1 || true
   done
+  follow_and_unpause "$1"
+  log "$1 was promoted; this node and its other replicas follow it, writes unpaused ($(($(date +%s) - _start))s)"
+}
+
+# follow_and_unpause NEW: this node follows NEW, then lifts the pause, so the writes it held fail
+# with READONLY instead of being accepted here and lost.
+follow_and_unpause() {
   cli "$LOCAL_HOST" "$REDIS_PORT" REPLICAOF "$1" "$REDIS_PORT" >/dev/null
   cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
-  log "$1 was promoted; this node and its other replicas follow it, writes unpaused ($(($(date +%s) - _start))s)"
 }
 
 # request_failover: asks the Sentinels, the last one first, to fail over MASTER_SET until one
@@ -271,21 +277,18 @@ main() {
         follow_promoted "$_promoted" "$_mine"
       fi
       if _new=$(new_master); then
-        if [ -z "$_promoted" ]; then
-          # Sentinel announced a master this loop did not see promoted (not one of the replicas
-          # listed above): follow it now, so writes held by the pause fail with READONLY instead
-          # of being accepted here and lost.
-          cli "$LOCAL_HOST" "$REDIS_PORT" REPLICAOF "$_new" "$REDIS_PORT" >/dev/null
-          cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
-        fi
+        # A master this loop did not see promoted (not one of the replicas listed above).
+        [ -n "$_promoted" ] || follow_and_unpause "$_new"
         log "handover done: $_new is master, this node is a replica now ($(($(date +%s) - _start))s)"
         exit 0
       fi
       sleep 0.1
     done
   fi
-  [ -n "$_promoted" ] || cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
-  [ -z "$_promoted" ] || die "no Sentinel named $_promoted master within ${PRESTOP_TIMEOUT}s; this node follows it"
+  if [ -n "$_promoted" ]; then
+    die "no Sentinel named $_promoted master within ${PRESTOP_TIMEOUT}s; this node follows it"
+  fi
+  cli "$LOCAL_HOST" "$REDIS_PORT" CLIENT UNPAUSE >/dev/null
   die "handover did not complete within ${PRESTOP_TIMEOUT}s; stopping as master"
 }
 
